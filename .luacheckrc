@@ -1,0 +1,7 @@
+-- luacheck configuration: `make check`
+std = "lua54"
+max_line_length = 100
+codes = true
+
+files["spec/"] = { std = "+busted" }
+files[".busted"] = { std = "lua54" }
