@@ -1,0 +1,248 @@
+-- Shared helpers for the busted specs.
+--
+--   local H = dofile("spec/support/helpers.lua")
+--   local core = H.core()
+--
+-- Specs run from the repository root. The helpers use the sockit.core the
+-- runner's paths find (build/ or build-asan/), fall back to build/, and
+-- give child processes the same modules.
+
+local H = {}
+
+local function cwd()
+  local p = assert(io.popen("pwd"))
+  local dir = p:read("l")
+  p:close()
+  return dir
+end
+
+H.root = os.getenv("SOCKIT_ROOT") or cwd()
+H.lua = os.getenv("LUA") or "lua5.4"
+
+-- Where sockit.core comes from: whatever the runner configured (busted's
+-- cpath, LUA_CPATH: build/ or build-asan/), else the work tree's build/.
+local sofile = package.searchpath("sockit.core", package.cpath)
+if not sofile then
+  package.cpath = H.root .. "/build/?.so;" .. package.cpath
+  sofile = H.root .. "/build/sockit/core.so"
+end
+if sofile:sub(1, 1) ~= "/" then sofile = H.root .. "/" .. sofile end
+H.sofile = sofile
+if not package.searchpath("sockit", package.path) then
+  package.path = H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;"
+    .. package.path
+end
+
+-- The same modules for a child lua5.4.
+H.LUA_PATH = H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;;"
+H.LUA_CPATH = sofile:gsub("/sockit/core%.so$", "") .. "/?.so;;"
+
+-- The C module; raises if it is not built.
+function H.core()
+  return require("sockit.core")
+end
+
+-- Shell-quotes one word.
+function H.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local pid
+-- This process's id, read from /proc (Lua has no getpid).
+function H.pid()
+  if not pid then
+    local f = assert(io.open("/proc/self/stat"))
+    pid = tonumber(f:read("a"):match("^(%d+)"))
+    f:close()
+  end
+  return pid
+end
+
+-- Number of open descriptors of this process. The pipe used to list them is
+-- counted too, the same way on every call, so two counts compare.
+function H.fdcount()
+  local p = assert(io.popen("ls /proc/" .. H.pid() .. "/fd"))
+  local n = 0
+  for _ in p:lines() do n = n + 1 end
+  p:close()
+  return n
+end
+
+-- Descriptor number whose /proc link is `target` (a file path), or nil.
+function H.fd_for_path(target)
+  local p = assert(io.popen("cd /proc/" .. H.pid() .. "/fd && for f in *; do"
+    .. " printf '%s %s\\n' \"$f\" \"$(readlink \"$f\")\"; done"))
+  local found
+  for line in p:lines() do
+    local fd, link = line:match("^(%d+) (.*)$")
+    if link == target then found = tonumber(fd) end
+  end
+  p:close()
+  return found
+end
+
+-- File status flags of one of our descriptors (from /proc/self/fdinfo),
+-- or nil if it is not open.
+function H.fdflags(fd)
+  local f = io.open("/proc/self/fdinfo/" .. fd)
+  if not f then return nil end
+  local flags = f:read("a"):match("flags:%s*(%d+)")
+  f:close()
+  return tonumber(flags, 8)
+end
+
+H.O_NONBLOCK = 2048  -- 04000 on Linux
+H.O_CLOEXEC = 524288  -- 02000000: fdinfo shows close-on-exec this way
+
+function H.nonblocking(fd)
+  return H.fdflags(fd) & H.O_NONBLOCK ~= 0
+end
+
+function H.cloexec(fd)
+  return H.fdflags(fd) & H.O_CLOEXEC ~= 0
+end
+
+local tmpdirs = {}
+-- A fresh temporary directory, removed by H.cleanup().
+function H.tmpdir()
+  local p = assert(io.popen("mktemp -d /tmp/sockit-spec.XXXXXX"))
+  local dir = p:read("l")
+  p:close()
+  assert(dir and #dir > 0, "mktemp -d failed")
+  tmpdirs[#tmpdirs + 1] = dir
+  return dir
+end
+
+-- A path for a Unix socket inside a fresh temporary directory.
+function H.tmppath(name)
+  return H.tmpdir() .. "/" .. (name or "sock")
+end
+
+-- An abstract-namespace name no other process uses.
+function H.abstract(prefix)
+  return string.format("\0%s-%d-%08x", prefix or "sockit-spec", H.pid(),
+                       math.random(0, 0x7fffffff))
+end
+
+-- Removes every directory made by H.tmpdir().
+function H.cleanup()
+  for i = #tmpdirs, 1, -1 do
+    os.execute("rm -rf " .. H.quote(tmpdirs[i]))
+    tmpdirs[i] = nil
+  end
+end
+
+-- Writes `code` to a temporary file and starts it in a child lua5.4 with
+-- the work tree's module paths; returns the io.popen handle (mode "r":
+-- read the child's stdout, `close` gives ok, "exit", status).
+-- `args` are passed as the script's arguments (...).
+function H.spawn(code, args)
+  local script = H.tmpdir() .. "/child.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(code)
+  f:close()
+  local cmd = {"LUA_PATH=" .. H.quote(H.LUA_PATH),
+               "LUA_CPATH=" .. H.quote(H.LUA_CPATH),
+               "LUA_INIT=", H.quote(H.lua), H.quote(script)}
+  for _, a in ipairs(args or {}) do cmd[#cmd + 1] = H.quote(a) end
+  cmd[#cmd + 1] = "2>&1"
+  return assert(io.popen(table.concat(cmd, " ")))
+end
+
+-- Runs `code` in a child lua5.4 to the end: output, ok, how, status.
+function H.run(code, args)
+  local p = H.spawn(code, args)
+  local out = p:read("a")
+  local ok, how, status = p:close()
+  return out, ok, how, status
+end
+
+-- A port that nothing listens on right now (bound, then closed).
+function H.freeport(host)
+  local core = H.core()
+  host = host or "127.0.0.1"
+  local s = core.socket(host:find(":") and "inet6" or "inet", "stream")
+  assert(s:bind(host, 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+-- A listening TCP socket on host (default 127.0.0.1), port 0: sock, port.
+function H.listener(host, backlog)
+  local core = H.core()
+  host = host or "127.0.0.1"
+  local s = core.socket(host:find(":") and "inet6" or "inet", "stream")
+  assert(s:bind(host, 0))
+  assert(s:listen(backlog))
+  local _, port = s:getsockname()
+  return s, port
+end
+
+-- A connected TCP pair over loopback: client, server side.
+function H.tcppair(host)
+  local core = H.core()
+  host = host or "127.0.0.1"
+  local l, port = H.listener(host)
+  local c = core.socket(host:find(":") and "inet6" or "inet", "stream")
+  assert(c:connect(host, port))
+  local a = assert(l:accept())
+  l:close()
+  return c, a
+end
+
+-- Reads exactly n bytes from a blocking socket (or fewer at end of stream).
+function H.recvall(s, n)
+  local parts, got = {}, 0
+  while got < n do
+    local data, err, code = s:recv(n - got)
+    if not data then return nil, err, code end
+    if data == "" then break end
+    parts[#parts + 1] = data
+    got = got + #data
+  end
+  return table.concat(parts)
+end
+
+-- Sends all of data on a blocking socket.
+function H.sendall(s, data)
+  local i = 1
+  while i <= #data do
+    local n, err, code = s:send(data, i)
+    if not n then return nil, err, code end
+    i = i + n
+  end
+  return true
+end
+
+-- Checks a fail tuple: nil, a message string, then the expected code.
+-- Gives back the message for further checks.
+function H.fails(code, ...)
+  local n = select("#", ...)
+  local v, msg, got = ...
+  assert(v == nil, "expected a fail tuple, got " .. tostring(v), 2)
+  assert(type(msg) == "string" and #msg > 0,
+         "fail tuple without a message (" .. tostring(msg) .. ")", 2)
+  assert(n == 3, "fail tuple of " .. n .. " values", 2)
+  if type(code) == "table" then
+    for _, c in ipairs(code) do
+      if c == got then return msg end
+    end
+    error(("expected code in {%s}, got %s (%s)"):format(
+      table.concat(code, ", "), tostring(got), msg), 2)
+  end
+  assert(got == code, ("expected code %s, got %s (%s)"):format(
+    code, tostring(got), msg), 2)
+  return msg
+end
+
+-- `n` bytes of varied content (every byte value, zeros included).
+function H.bytes(n, seed)
+  seed = seed or 7
+  local t = {}
+  for i = 1, 256 do t[i] = string.char((i * 31 + seed) % 256) end
+  local block = table.concat(t)
+  return block:rep(n // 256 + 1):sub(1, n)
+end
+
+return H
