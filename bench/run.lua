@@ -1,0 +1,428 @@
+-- run.lua: sockit's benchmarks against a C baseline and LuaSocket.
+--
+--   make bench          (or: lua5.4 bench/run.lua from the repository root)
+--   QUICK=1             a smoke pass: tiny sizes, one round
+--   OUT=path            where the JSON goes (default bench/results.json)
+--   CC=cc               the compiler for bench/baseline.c
+--
+-- Every side of a benchmark is its own process (baseline.c,
+-- sockit_peer.lua, luasocket_peer.lua), pinned with taskset, talking over
+-- 127.0.0.1. A listening side prints "port N", then every side prints
+-- "result key=value...". The machine may be noisy, so each round runs all
+-- contenders of a benchmark back to back, in an order that rotates from
+-- round to round, and the table shows medians of per-round ratios.
+-- Exits non-zero when a benchmark could not run, not when a target is missed.
+
+local function env(name, default)
+  local v = os.getenv(name)
+  return (v and v ~= "") and v or default
+end
+
+local QUICK = env("QUICK", "0") ~= "0"
+local OUT = env("OUT", "bench/results.json")
+local CC = env("CC", "cc")
+local LUA = arg[-1] or "lua5.4"
+local BASELINE = "build/bench-baseline"
+local LIMIT = QUICK and 20 or 60   -- seconds any one process may take
+local CHUNK = 65536
+
+local N = QUICK and {
+  rounds = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24, pings = 2000,
+  datagrams = 5000, dgram = 512, handles = 1000,
+} or {
+  rounds = 5, bulk = 512 * 1024 * 1024, lines = 1000000, line = 24, pings = 50000,
+  datagrams = 300000, dgram = 512, handles = 10000,
+}
+
+-- Peers find the work tree's modules when run.lua is started by hand.
+local PATHS = os.getenv("LUA_CPATH") and ""
+  or "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;' "
+local C = BASELINE
+local SOCKIT = PATHS .. LUA .. " bench/sockit_peer.lua"
+local LUASOCKET = PATHS .. LUA .. " bench/luasocket_peer.lua"
+
+local function shell(cmd)
+  local f = assert(io.popen(cmd))
+  local out = f:read("a")
+  f:close()
+  return out
+end
+
+local NCPU = tonumber(shell("nproc 2>/dev/null")) or 1
+local CPU0, CPU1 = 0, NCPU > 1 and 1 or 0
+
+-- Processes ---------------------------------------------------------------
+
+-- Starts 'cmd' on 'cpu'; the shell tells the pid first, so a peer left
+-- waiting for a partner that failed can be stopped.
+local function start(cpu, cmd)
+  local line = ("timeout %d taskset -c %d %s & echo \"pid $!\"; wait $!")
+    :format(LIMIT, cpu, cmd)
+  return {f = assert(io.popen(line)), cmd = cmd}
+end
+
+local function fail(p, what)
+  error(("%s: %s"):format(p.cmd, what), 0)
+end
+
+-- the first "key N" line the process prints, after its pid line
+local function expect(p, key)
+  for _ = 1, 2 do
+    local line = p.f:read("l")
+    if not line then fail(p, "exited before telling its " .. key) end
+    local k, v = line:match("^(%a+) (%d+)$")
+    if k == "pid" then p.pid = v end
+    if k == key then return v end
+  end
+  fail(p, "did not tell its " .. key)
+end
+
+-- waits for the process and returns its "result" fields as numbers
+local function finish(p)
+  local out = p.f:read("a")
+  local ok, _, code = p.f:close()
+  local fields = out:match("result ([^\n]*)")
+  if not ok or not fields then fail(p, "failed, exit status " .. code) end
+  local r = {}
+  for k, v in fields:gmatch("(%a+)=(%S+)") do r[k] = tonumber(v) end
+  return r
+end
+
+-- a listening peer and a connecting one ("PORT" in its command)
+local function pair(server, client)
+  local s = start(server.cpu, server.cmd)
+  local port = expect(s, "port")
+  local ok, cres = pcall(finish, start(client.cpu,
+    (client.cmd:gsub("PORT", port))))
+  if not ok then
+    if s.pid then os.execute("kill " .. s.pid .. " 2>/dev/null") end
+    pcall(finish, s)
+    error(cres, 0)
+  end
+  return finish(s), cres
+end
+
+local function single(cpu, cmd)
+  local p = start(cpu, cmd)
+  expect(p, "pid")
+  return finish(p)
+end
+
+-- Benchmarks --------------------------------------------------------------
+-- Each group maps a contender's name to a function that runs it once and
+-- returns its figure (and details for the JSON).
+
+local function source(cpu, lines)
+  local line = lines and (" " .. N.line) or ""
+  local bytes = lines and N.lines * N.line or N.bulk
+  return {cpu = cpu, cmd = ("%s source c PORT %d %d%s")
+    :format(C, bytes, CHUNK, line)}
+end
+
+-- bytes per second into a receiver, fed by the C sender
+local function receiving(rx, tx, cmd)
+  return function()
+    local s = pair({cpu = rx, cmd = ("%s %d"):format(cmd, N.bulk)},
+      source(tx))
+    return N.bulk / s.wall
+  end
+end
+
+-- bytes per second out of a sender, drained by the C receiver
+local function sending(rx, tx, cmd)
+  return function()
+    local s = pair({cpu = rx, cmd = ("%s sink c %d"):format(C, N.bulk)},
+      {cpu = tx, cmd = ("%s PORT %d %d"):format(cmd, N.bulk, CHUNK)})
+    return N.bulk / s.wall
+  end
+end
+
+-- bytes per second from a sender to a receiver of the same library
+local function streaming(rx, tx, peer, rmode, smode)
+  return function()
+    local s = pair({cpu = rx, cmd = ("%s sink %s %d"):format(peer, rmode,
+      N.bulk)}, {cpu = tx, cmd = ("%s source %s PORT %d %d"):format(peer,
+      smode, N.bulk, CHUNK)})
+    return N.bulk / s.wall
+  end
+end
+
+local function bulk(rx, tx)
+  return {
+    receive = {
+      c = receiving(rx, tx, C .. " sink c"),
+      recv = receiving(rx, tx, SOCKIT .. " sink recv"),
+      recv_into = receiving(rx, tx, SOCKIT .. " sink recv_into"),
+    },
+    send = {
+      c = sending(rx, tx, C .. " source c"),
+      send = sending(rx, tx, SOCKIT .. " source send"),
+    },
+    stream = {
+      luasocket = streaming(rx, tx, LUASOCKET, "receive", "send"),
+      stream = streaming(rx, tx, SOCKIT, "stream", "stream"),
+    },
+  }
+end
+
+-- lines per CPU second of the reader (the C sender is the same for both)
+local function lines(peer, mode)
+  return function()
+    local s = pair({cpu = CPU1, cmd = ("%s lines %s %d"):format(peer, mode,
+      N.lines)}, source(CPU0, true))
+    return N.lines / s.cpu, {lines_per_wall_s = N.lines / s.wall}
+  end
+end
+
+-- CPU seconds of both processes per round trip, both on one CPU
+local function pingpong(peer, mode)
+  return function()
+    local s, c = pair({cpu = CPU0, cmd = ("%s pong %s"):format(peer, mode)},
+      {cpu = CPU0, cmd = ("%s ping %s PORT %d"):format(peer, mode, N.pings)})
+    if s.rounds ~= N.pings then error("pong saw " .. s.rounds .. " rounds") end
+    return (s.cpu + c.cpu) / N.pings, {wall_per_round_trip = c.wall / N.pings}
+  end
+end
+
+-- bytes per idle handle: the larger of the Lua heap and RSS growth
+local function memory(peer, mode)
+  return function()
+    local r = single(CPU0, ("ulimit -n %d 2>/dev/null; %s memory %s %d")
+      :format(N.handles + 64, peer, mode, N.handles))
+    return math.max(r.heap, r.rss), {heap = r.heap, rss = r.rss}
+  end
+end
+
+-- datagrams per second arriving at the receiver
+local function udp(peer, mode)
+  return function()
+    local s = pair({cpu = CPU1, cmd = ("%s udpsink %s %d %d"):format(peer,
+      mode, N.datagrams, N.dgram)}, {cpu = CPU0, cmd = ("%s udpsource %s "
+      .. "PORT %d %d"):format(peer, mode, N.datagrams, N.dgram)})
+    return s.got / s.span, {received = s.got, sent = N.datagrams}
+  end
+end
+
+local cross, same = bulk(CPU1, CPU0), bulk(CPU0, CPU0)
+
+local groups = {
+  {name = "receive, 2 CPUs", run = cross.receive},
+  {name = "receive, 1 CPU", run = same.receive},
+  {name = "send, 2 CPUs", run = cross.send},
+  {name = "send, 1 CPU", run = same.send},
+  {name = "stream, 2 CPUs", run = cross.stream},
+  {name = "stream, 1 CPU", run = same.stream},
+  {name = "lines", run = {luasocket = lines(LUASOCKET, "receive"),
+    stream = lines(SOCKIT, "stream")}},
+  {name = "ping-pong", run = {c = pingpong(C, "c"),
+    core = pingpong(SOCKIT, "core"), luasocket = pingpong(LUASOCKET, "tcp")}},
+  {name = "memory", run = {luasocket = memory(LUASOCKET, "tcp"),
+    core = memory(SOCKIT, "core"), stream = memory(SOCKIT, "stream")}},
+  {name = "udp", run = {luasocket = udp(LUASOCKET, "udp"),
+    sockit = udp(SOCKIT, "udp")}},
+}
+
+-- Rows of the table: a contender against a baseline of the same group.
+-- 'higher' says whether a higher figure is better; 'target' bounds the
+-- ratio, or with 'absolute' the figure itself.
+local GBs = {unit = "B/s", scale = 1e9, suffix = " GB/s"}
+local rows = {}
+for _, setting in ipairs{"2 CPUs", "1 CPU"} do
+  local function g(kind) return kind .. ", " .. setting end
+  local where = " (" .. setting .. ")"
+  table.insert(rows, {measure = "bulk TCP, `recv` 64 KiB into a new string"
+    .. where, group = g"receive", contender = "recv", baseline = "c",
+    higher = true, target = 0.88, fmt = GBs})
+  table.insert(rows, {measure = "bulk TCP, `recv_into` a reused buffer"
+    .. where, group = g"receive", contender = "recv_into", baseline = "c",
+    higher = true, target = 0.97, fmt = GBs})
+  table.insert(rows, {measure = "bulk TCP, `core.send` 64 KiB strings"
+    .. where, group = g"send", contender = "send", baseline = "c",
+    higher = true, target = 0.97, fmt = GBs})
+  table.insert(rows, {measure = "bulk TCP, `Stream:write`/`Stream:read(n)`"
+    .. where, group = g"stream", contender = "stream",
+    baseline = "luasocket", higher = true, target = 2, fmt = GBs})
+end
+table.insert(rows, {measure = "1 M short lines, `Stream:read(\"l\")`, CPU "
+  .. "time", group = "lines", contender = "stream", baseline = "luasocket",
+  higher = true, target = 1.3,
+  fmt = {unit = "lines/CPU-s", scale = 1e6, suffix = " M lines/s"}})
+local RT = {unit = "CPU-s/round trip", scale = 1e-6, suffix = " µs"}
+table.insert(rows, {measure = "1-byte ping-pong, `core.send`/`core.recv`, "
+  .. "CPU per round trip, 1 CPU", group = "ping-pong", contender = "core",
+  baseline = "c", higher = false, target = 1.10, fmt = RT})
+table.insert(rows, {measure = "1-byte ping-pong, LuaSocket (for reference)",
+  group = "ping-pong", contender = "luasocket", baseline = "c",
+  higher = false, fmt = RT})
+local BYTES = {unit = "B/handle", scale = 1, suffix = " B", digits = 0}
+table.insert(rows, {measure = "memory per idle `sockit.core` socket",
+  group = "memory", contender = "core", baseline = "luasocket",
+  higher = false, target = 256, absolute = true, fmt = BYTES})
+table.insert(rows, {measure = "memory per idle `Stream` (with its socket)",
+  group = "memory", contender = "stream", baseline = "luasocket",
+  higher = false, target = 2048, absolute = true, fmt = BYTES})
+table.insert(rows, {measure = "UDP datagrams, 512 bytes, `sockit.udp`",
+  group = "udp", contender = "sockit", baseline = "luasocket", higher = true,
+  target = 1.5, fmt = {unit = "datagrams/s", scale = 1e3, suffix = " k/s"}})
+
+-- Running -----------------------------------------------------------------
+
+local function sorted(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function median(list)
+  local s = table.move(list, 1, #list, 1, {})
+  table.sort(s)
+  local m = #s // 2
+  return #s % 2 == 1 and s[m + 1] or (s[m] + s[m + 1]) / 2
+end
+
+local function build()
+  local cmd = ("mkdir -p build && %s -O2 -std=c99 -Wall -Wextra -o %s "
+    .. "bench/baseline.c"):format(CC, BASELINE)
+  io.stderr:write(cmd, "\n")
+  if not os.execute(cmd) then
+    io.stderr:write("bench: cannot build the C baseline\n")
+    os.exit(1)
+  end
+end
+
+-- figures[group][name] = {values per round}, details likewise
+local figures, details, errors = {}, {}, {}
+
+local function runround(r)
+  for _, g in ipairs(groups) do
+    local names = sorted(g.run)
+    figures[g.name] = figures[g.name] or {}
+    details[g.name] = details[g.name] or {}
+    for k = 0, #names - 1 do
+      local name = names[(k + r - 1) % #names + 1]
+      local key = g.name .. "/" .. name
+      if not errors[key] then
+        local ok, v, more = pcall(g.run[name])
+        if ok then
+          figures[g.name][name] = figures[g.name][name] or {}
+          table.insert(figures[g.name][name], v)
+          details[g.name][name] = more
+        else
+          errors[key] = v
+          io.stderr:write("\nbench: ", key, ": ", v, "\n")
+        end
+        io.stderr:write(".")
+      end
+    end
+  end
+end
+
+local function summarize(row)
+  local fig = figures[row.group]
+  local a, b = fig[row.contender], fig[row.baseline]
+  local err = errors[row.group .. "/" .. row.contender]
+    or errors[row.group .. "/" .. row.baseline]
+  if err or not a or not b or #a ~= #b then
+    return {error = err or "missing rounds"}
+  end
+  local ratios = {}
+  for i = 1, #a do ratios[i] = a[i] / b[i] end
+  local s = {value = median(a), baseline = median(b), ratio = median(ratios),
+    ratios = ratios}
+  if row.target then
+    local x = row.absolute and s.value or s.ratio
+    if row.higher and not row.absolute then s.met = x >= row.target
+    else s.met = x <= row.target end
+  end
+  return s
+end
+
+-- Output ------------------------------------------------------------------
+
+local function show(fmt, v)
+  local x = v / fmt.scale
+  if fmt.digits == 0 then return ("%d%s"):format(math.floor(x + 0.5),
+    fmt.suffix) end
+  return ("%.3g%s"):format(x, fmt.suffix)
+end
+
+local NAMES = {c = "C", luasocket = "LuaSocket"}
+
+local function cells(row, s)
+  if s.error then
+    return {row.measure, "error", NAMES[row.baseline], "", "", "no run"}
+  end
+  local target = "—"
+  if row.target then
+    local op = (row.higher and not row.absolute) and "≥ " or "≤ "
+    target = op .. (row.absolute and show(row.fmt, row.target)
+      or ("%.2fx"):format(row.target))
+  end
+  local met = s.met == nil and "—" or (s.met and "yes" or "no")
+  return {row.measure, show(row.fmt, s.value), ("%s %s"):format(
+    show(row.fmt, s.baseline), NAMES[row.baseline]),
+    ("%.2fx"):format(s.ratio), target, met}
+end
+
+local function printtable(summaries)
+  print("| measure | sockit | baseline | ratio | target | met |")
+  print("|---|---|---|---|---|---|")
+  for i, row in ipairs(rows) do
+    print("| " .. table.concat(cells(row, summaries[i]), " | ") .. " |")
+  end
+end
+
+local function json(v, indent)
+  indent = indent or ""
+  local t = type(v)
+  if t == "number" then
+    return v ~= v and "null" or (math.type(v) == "integer"
+      and tostring(v) or ("%.6g"):format(v))
+  elseif t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      return ("\\u%04x"):format(c:byte()) end) .. '"'
+  elseif t ~= "table" then
+    return tostring(v)
+  end
+  local inner, parts = indent .. "  ", {}
+  if #v > 0 or next(v) == nil then
+    for _, x in ipairs(v) do parts[#parts + 1] = inner .. json(x, inner) end
+    return "[\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "]"
+  end
+  for _, k in ipairs(sorted(v)) do
+    parts[#parts + 1] = ("%s%s: %s"):format(inner, json(k), json(v[k], inner))
+  end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
+end
+
+local function report(summaries)
+  local out = {quick = QUICK, rounds = N.rounds, sizes = N, cpus = NCPU,
+    date = os.date("!%Y-%m-%dT%H:%M:%SZ"), rows = {}}
+  for i, row in ipairs(rows) do
+    local s = summaries[i]
+    table.insert(out.rows, {measure = row.measure, unit = row.fmt.unit,
+      contender = row.contender, baseline_name = NAMES[row.baseline],
+      value = s.value, baseline = s.baseline, ratio = s.ratio,
+      ratios = s.ratios, target = row.target, met = s.met, error = s.error,
+      higher_is_better = row.higher, target_is_absolute = row.absolute,
+      details = details[row.group] and details[row.group][row.contender]})
+  end
+  local f = assert(io.open(OUT, "w"))
+  f:write(json(out), "\n")
+  f:close()
+end
+
+build()
+local t0 = os.time()
+for r = 1, N.rounds do runround(r) end
+io.stderr:write(("\n%d round(s) in %d s\n"):format(N.rounds,
+  os.time() - t0))
+local summaries, failed = {}, false
+for i, row in ipairs(rows) do
+  summaries[i] = summarize(row)
+  failed = failed or summaries[i].error ~= nil
+end
+printtable(summaries)
+report(summaries)
+os.exit(failed and 1 or 0)

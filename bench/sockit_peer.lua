@@ -1,0 +1,202 @@
+-- sockit_peer.lua: the sockit side of the benchmarks. run.lua starts it as
+--   lua5.4 bench/sockit_peer.lua ROLE MODE ARGS...
+-- A listening role prints "port N" first; every role ends by printing
+-- "result key=value..." and exits non-zero if it saw the wrong data.
+local core = require "sockit.core"
+
+local CHUNK = 65536
+
+local role, mode = arg[1], arg[2]
+local a3, a4, a5 = tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5])
+local now = core.monotime
+
+local function report(fmt, ...)
+  io.write("result ", string.format(fmt, ...), "\n")
+end
+
+local function tellport(port)
+  io.write("port ", port, "\n")
+  io.stdout:flush()
+end
+
+-- the first client of a listener on 127.0.0.1: a core socket or a Stream
+local function acceptone()
+  if mode == "stream" then
+    local server = assert(require("sockit").listen("127.0.0.1", 0))
+    tellport(select(2, server:address()))
+    local c = assert(server:accept())
+    server:close()
+    return c
+  end
+  local s = assert(core.socket("inet", "stream"))
+  assert(s:bind("127.0.0.1", 0))
+  assert(s:listen(1))
+  tellport(select(2, s:getsockname()))
+  local c = assert(s:accept())
+  s:close()
+  return c
+end
+
+local function connectto(port)
+  if mode == "stream" then
+    return assert(require("sockit").connect("127.0.0.1", port))
+  end
+  local s = assert(core.socket("inet", "stream"))
+  assert(s:connect("127.0.0.1", port))
+  return s
+end
+
+-- how each mode takes in up to CHUNK bytes: the count, 0 at end of stream
+local receivers = {
+  recv = function(c)
+    return #assert(c:recv(CHUNK))
+  end,
+  recv_into = function(c, buf)
+    return assert(c:recv_into(buf))
+  end,
+  stream = function(c)
+    local data, err = c:read(CHUNK)
+    assert(data or not err, err)
+    return data and #data or 0
+  end,
+}
+
+local roles = {}
+
+-- sink recv|recv_into|stream BYTES
+function roles.sink(expect)
+  local take = assert(receivers[mode], "unknown mode")
+  local c = acceptone()
+  local buf = mode == "recv_into" and core.buffer(CHUNK)
+  local t0, c0, total = now(), os.clock(), 0
+  while true do
+    local n = take(c, buf)
+    if n == 0 then break end
+    total = total + n
+  end
+  report("bytes=%d wall=%.9f cpu=%.9f", total, now() - t0, os.clock() - c0)
+  return total == expect
+end
+
+local function sendall(c, data)
+  local i = 1
+  while i <= #data do
+    i = i + assert(c:send(data, i))
+  end
+end
+
+-- source send|stream PORT BYTES CHUNK
+function roles.source(port, bytes, chunk)
+  local c = connectto(port)
+  local t0, c0 = now(), os.clock()
+  local data = string.rep("x", chunk)
+  local put = mode == "stream" and function(piece) assert(c:write(piece)) end
+    or function(piece) sendall(c, piece) end
+  while bytes > 0 do
+    local piece = bytes >= chunk and data or data:sub(1, bytes)
+    put(piece)
+    bytes = bytes - #piece
+  end
+  c:close()
+  report("wall=%.9f cpu=%.9f", now() - t0, os.clock() - c0)
+  return true
+end
+
+-- lines stream COUNT: Stream:read("l") until the peer closes
+function roles.lines(expect)
+  local c = acceptone()
+  local t0, c0, count = now(), os.clock(), 0
+  while c:read("l") do count = count + 1 end
+  report("lines=%d wall=%.9f cpu=%.9f", count, now() - t0, os.clock() - c0)
+  return count == expect
+end
+
+-- pong core: echo single bytes until the peer closes
+function roles.pong()
+  local c = acceptone()
+  assert(c:setoption("nodelay", true))
+  local c0, rounds = os.clock(), 0
+  while true do
+    local b = assert(c:recv(1))
+    if b == "" then break end
+    assert(c:send(b))
+    rounds = rounds + 1
+  end
+  report("rounds=%d cpu=%.9f", rounds, os.clock() - c0)
+  return true
+end
+
+-- ping core PORT ROUNDS
+function roles.ping(port, rounds)
+  local c = connectto(port)
+  assert(c:setoption("nodelay", true))
+  local t0, c0 = now(), os.clock()
+  for _ = 1, rounds do
+    assert(c:send("x"))
+    assert(c:recv(1) == "x")
+  end
+  c:close()
+  report("wall=%.9f cpu=%.9f", now() - t0, os.clock() - c0)
+  return true
+end
+
+-- udpsink udp COUNT SIZE: count datagrams until 0.3 s without one
+function roles.udpsink(_, size)
+  local u = assert(require("sockit").udp({bind = {"127.0.0.1", 0}}))
+  tellport(select(2, u.socket:getsockname()))
+  assert(u:recvfrom(size))
+  local t0, c0, t1, got = now(), os.clock(), 0, 1
+  u:settimeout(0.3)
+  while u:recvfrom(size) do
+    got = got + 1
+    t1 = now()
+  end
+  report("got=%d span=%.9f cpu=%.9f", got, t1 - t0, os.clock() - c0)
+  return got > 1
+end
+
+-- udpsource udp PORT COUNT SIZE
+function roles.udpsource(port, count, size)
+  local u = assert(require("sockit").udp())
+  local data = string.rep("u", size)
+  for _ = 1, count do assert(u:sendto(data, "127.0.0.1", port)) end
+  report("sent=%d", count)
+  return true
+end
+
+-- the Lua heap and the resident set, in bytes, after a full collection
+local function usage()
+  collectgarbage("collect")
+  collectgarbage("collect")
+  local f = assert(io.open("/proc/self/status"))
+  local rss = f:read("a"):match("VmRSS:%s*(%d+)")
+  f:close()
+  return collectgarbage("count") * 1024, tonumber(rss) * 1024
+end
+
+local makers = {
+  core = function() return assert(core.socket("inet", "stream")) end,
+  stream = function()
+    return require("sockit").stream(assert(core.socket("inet", "stream")))
+  end,
+}
+
+-- memory core|stream COUNT: bytes per idle handle
+function roles.memory(count)
+  local make = assert(makers[mode], "unknown mode")
+  local keep = {}
+  for i = 1, count do keep[i] = false end
+  local warm = make()  -- loads what the first handle needs
+  local heap0, rss0 = usage()
+  for i = 1, count do keep[i] = make() end
+  local heap1, rss1 = usage()
+  report("heap=%.1f rss=%.1f", (heap1 - heap0) / count, (rss1 - rss0) / count)
+  return warm and #keep == count
+end
+
+local fn = roles[role]
+if not fn or not mode then
+  io.stderr:write("usage: sockit_peer.lua ROLE MODE ARGS...\n")
+  os.exit(2)
+end
+os.exit(fn(a3, a4, a5) and 0 or 1)
