@@ -2,36 +2,22 @@
 -- Hosts are numeric, IPv6 without brackets, "*" only for bind, ports are
 -- integers 0..65535, Unix paths are exact (abstract names included).
 
-local core = require("sockit.core")
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
 
-local function tmpdir()
-  local p = assert(io.popen("mktemp -d /tmp/sockit-spec.XXXXXX"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local function rmdir(dir, files)
-  for _, f in ipairs(files or {}) do os.remove(f) end
-  os.remove(dir)
-end
+local tmpdir, abstract_name = H.tmpdir, H.abstract
 
 -- a listening stream socket of 'family' on 'host', port picked by the kernel
 local function listener(family, host)
   local s = assert(core.socket(family, "stream"))
-  assert(core.setoption(s, "reuseaddr", true))
   assert(core.bind(s, host, 0))
   assert(core.listen(s))
   local _, port = assert(core.getsockname(s))
   return s, port
 end
 
--- a random name in the abstract namespace
-local function abstract_name()
-  return "\0sockit-spec-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e9))
-end
-
 describe("sockit.core addresses", function()
+  after_each(H.cleanup)
 
   describe("IPv4 numeric hosts", function()
     it("bind, connect, getsockname and getpeername take and give them", function()
@@ -297,7 +283,7 @@ describe("sockit.core addresses", function()
       local path = dir .. "/sock"
       local srv = assert(core.socket("unix", "stream"))
       local c = assert(core.socket("unix", "stream"))
-      finally(function() core.close(srv); core.close(c); rmdir(dir, {path}) end)
+      finally(function() core.close(srv); core.close(c) end)
       assert.is_true(core.bind(srv, path))
       assert.is_true(core.listen(srv))
       assert.are.equal(path, core.getsockname(srv))
@@ -316,7 +302,7 @@ describe("sockit.core addresses", function()
       local path = dir .. "/" .. string.rep("p", 108 - #dir - 1)
       assert.are.equal(108, #path)
       local srv = assert(core.socket("unix", "dgram"))
-      finally(function() core.close(srv); rmdir(dir, {path}) end)
+      finally(function() core.close(srv) end)
       assert.is_true(core.bind(srv, path))
       assert.are.equal(path, core.getsockname(srv))
     end)
@@ -346,7 +332,7 @@ describe("sockit.core addresses", function()
     it("that do not exist fail with ENOENT", function()
       local dir = tmpdir()
       local c = assert(core.socket("unix", "stream"))
-      finally(function() core.close(c); rmdir(dir) end)
+      finally(function() core.close(c) end)
       local ok, _, code = core.connect(c, dir .. "/missing")
       assert.is_nil(ok)
       assert.are.equal("ENOENT", code)
@@ -357,7 +343,7 @@ describe("sockit.core addresses", function()
       local path = dir .. "/sock"
       local a = assert(core.socket("unix", "stream"))
       local b = assert(core.socket("unix", "stream"))
-      finally(function() core.close(a); core.close(b); rmdir(dir, {path}) end)
+      finally(function() core.close(a); core.close(b) end)
       assert.is_true(core.bind(a, path))
       local ok, _, code = core.bind(b, path)
       assert.is_nil(ok)

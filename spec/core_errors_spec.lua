@@ -1,16 +1,11 @@
 -- sockit.core: the two kinds of errors (raised programmer errors, returned
 -- fail tuples), code names and their messages, and the clock functions.
 
-local core = require("sockit.core")
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
 
 -- a port on 127.0.0.1 where nothing listens
-local function closed_port()
-  local s = assert(core.socket("inet", "stream"))
-  assert(core.bind(s, "127.0.0.1", 0))
-  local _, port = core.getsockname(s)
-  core.close(s)
-  return port
-end
+local closed_port = H.freeport
 
 -- pack a call's results with their count
 local function pack(...)

@@ -1,65 +1,21 @@
 -- sockit.core: no descriptor leaks (counted in /proc/self/fd), no
 -- descriptor inherited by a child process, and no death by SIGPIPE.
 
-local core = require("sockit.core")
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
 
 local N = 1000
-
-local function mypid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("l"):match("^(%d+)")
-  f:close()
-  return pid
-end
-
-local PID = mypid()
-
--- the descriptors this process holds; the pipe to ls is counted every time
-local function fdcount()
-  local p = assert(io.popen("ls /proc/" .. PID .. "/fd"))
-  local n = 0
-  for _ in p:lines() do n = n + 1 end
-  p:close()
-  return n
-end
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function workdir()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
+local PID = H.pid()
+local fdcount = H.fdcount
 
 -- run 'source' in a child lua5.4 that loads sockit from the work tree;
 -- returns its output and how it ended ("exit"/"signal", number)
 local function run_child(source)
-  local root = workdir()
-  local script = os.tmpname()
-  local f = assert(io.open(script, "w"))
-  f:write(source)
-  f:close()
-  local cmd = "LUA_PATH=" .. shell_quote(root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;;")
-              .. " LUA_CPATH=" .. shell_quote(root .. "/build/?.so;;")
-              .. " lua5.4 " .. shell_quote(script) .. " 2>&1"
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local _, how, status = p:close()
-  os.remove(script)
+  local out, _, how, status = H.run(source)
   return out, how, status
 end
 
--- a port on 127.0.0.1 where nothing listens
-local function closed_port()
-  local s = assert(core.socket("inet", "stream"))
-  assert(core.bind(s, "127.0.0.1", 0))
-  local _, port = core.getsockname(s)
-  core.close(s)
-  return port
-end
+local closed_port = H.freeport
 
 describe("sockit.core descriptors", function()
   before_each(function()
@@ -221,6 +177,8 @@ describe("sockit.core descriptors", function()
 end)
 
 describe("sockit.core writing to a closed peer", function()
+  after_each(H.cleanup)
+
   it("returns EPIPE instead of killing the process with SIGPIPE", function()
     local out, how, status = run_child([[
       local core = require("sockit.core")

