@@ -312,7 +312,7 @@ describe("collecting sockets", function()
     do
       local keep = {}
       for i = 1, 10 do keep[i] = core.socket("inet", "stream") end
-      for i = 1, 5 do
+      for _ = 1, 5 do
         local a, b = core.socketpair()
         keep[#keep + 1] = a
         keep[#keep + 1] = b
