@@ -1,7 +1,8 @@
--- luacheck configuration: `make check`
+-- luacheck configuration (make check)
 std = "lua54"
 max_line_length = 100
 codes = true
 
-files["spec/"] = { std = "+busted" }
-files[".busted"] = { std = "lua54" }
+files["spec"] = {
+  std = "+busted",
+}

@@ -1,159 +1,222 @@
-# sockit: build, test and install.
+# sockit: build, test and install the Lua 5.4 socket library.
 #
 #   make            build build/sockit/core.so
-#   make test       run every spec (installs what the specs need first)
-#   make asan       run every spec against an ASan/UBSan build
-#   make check      luacheck, plus the README coverage check
-#   make rockcheck  build and load the rockspec in a throw-away tree
-#   make bench      benchmarks (QUICK=1 for a short run, OUT=file for JSON)
-#   make demo       run examples/demo.lua
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make test       run every spec (busted) against it
+#   make asan       the same under AddressSanitizer and UBSan
+#   make check      luacheck and the documentation check
+#   make rockcheck  build and load the rock in a scratch tree
+#   make demo | bench | install | clean
 #
-# Every target that needs a tool runs .ci/deps first, which installs what is
-# missing (as root, with apt-get) or says exactly what to install.
+# Targets that need tools first run .ci/deps, which installs the missing
+# Debian packages when run as root, or says what to install.
 
-SHELL := /bin/bash
-
-LUA ?= lua5.4
+LUA         ?= lua5.4
 LUA_VERSION ?= 5.4
-LUA_INCDIR ?= /usr/include/lua5.4
-CC ?= cc
-CFLAGS ?= -O2 -g
-LIBFLAG ?= -shared
-PREFIX ?= /usr/local
-DESTDIR ?=
-BUSTED ?= busted
-LUACHECK ?= luacheck
-LUAROCKS ?= luarocks
+LUA_INCDIR  ?= /usr/include/lua5.4
+CFLAGS      ?= -O2 -g
+LIBFLAG     ?= -shared
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+LUA_CMODDIR ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUA_LMODDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BUSTED      ?= busted
+LUACHECK    ?= luacheck
+LUAROCKS    ?= luarocks
+WERROR      ?=
+
+export CC LUA
 
 WARNINGS := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
-	-Wstrict-prototypes -Wcast-qual -Wpointer-arith
+            -Wstrict-prototypes -Wcast-qual -Wpointer-arith
 ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
+ALL_CFLAGS = $(WARNINGS) -fPIC -I$(LUA_INCDIR) -Icsrc $(CFLAGS)
+ASAN_CFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined -O1 -g
 
-# _GNU_SOURCE comes from csrc/sockit.h, before any system header.
-ALL_CFLAGS = $(CFLAGS) $(WARNINGS) -fPIC -I$(LUA_INCDIR) -Icsrc
+SRCS    := $(wildcard csrc/*.c)
+HDRS    := $(wildcard csrc/*.h)
+OBJS    := $(SRCS:csrc/%.c=build/obj/%.o)
+MODULE  := build/sockit/core.so
+AOBJS   := $(SRCS:csrc/%.c=build-asan/obj/%.o)
+AMODULE := build-asan/sockit/core.so
+LUAMODS := $(wildcard lua/sockit/*.lua)
 
-SRCS := $(sort $(wildcard csrc/*.c))
-HDRS := $(wildcard csrc/*.h)
-OBJS := $(patsubst csrc/%.c,build/obj/%.o,$(SRCS))
-MODULE := build/sockit/core.so
-LUAMODS := $(sort $(wildcard lua/sockit/*.lua))
+# The module never links against liblua: the host's symbols resolve it.
+LINK = $(CC) $(LIBFLAG) -o $@ $^ $(LDFLAGS) $(LIBS)
 
-ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=undefined -O1 -g
-ASAN_OBJS := $(patsubst csrc/%.c,build-asan/obj/%.o,$(SRCS))
-ASAN_MODULE := build-asan/sockit/core.so
+# Specs and programs run from the work tree with these paths.
+RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
-# How Lua finds the work tree's modules; exported so that child processes a
-# spec starts find the same ones.
-LUA_PATH_DEV := lua/?.lua;lua/?/init.lua;;
-RUN_ENV = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build/?.so;;'
-ASAN_RUN_ENV = LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build-asan/?.so;;'
+# The scheduler specs open thousands of descriptors.
+RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 
-# The scheduler specs open thousands of descriptors.  Root may raise the hard
-# limit; anyone else gets as much as the hard limit allows.
-RAISE_NOFILE = { ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; }
-
-DEPS = LUA='$(LUA)' LUA_INCDIR='$(LUA_INCDIR)' CC='$(CC)' .ci/deps
-
-.PHONY: all build test asan check rockcheck bench demo install uninstall clean \
-	deps-build deps-asan
+.PHONY: all build test asan asan-build install demo bench check rockcheck \
+        clean FORCE
 
 all: build
 
 build: $(MODULE)
 
-$(MODULE): $(OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS)
+$(OBJS) $(AOBJS): | deps-build
 
-# Order-only: the check runs on every build but never forces a rebuild.
-build/obj/%.o: csrc/%.c $(HDRS) Makefile | deps-build
-	@mkdir -p $(dir $@)
+.PHONY: deps-build
+deps-build:
+	@.ci/deps build
+
+# Objects are rebuilt when the flags change (WERROR=1, CFLAGS=...).
+build/obj/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' > $@
+
+build-asan/obj/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS)' | cmp -s - $@ || \
+	  echo '$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS)' > $@
+
+build/obj/%.o: csrc/%.c $(HDRS) build/obj/.flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-deps-build:
-	@$(DEPS) build
+build-asan/obj/%.o: csrc/%.c $(HDRS) build-asan/obj/.flags
+	$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS) -c -o $@ $<
 
-# The test deps first, so that a fresh machine gets one apt-get run.
+$(MODULE): $(OBJS)
+	@test -n "$(SRCS)" || { echo "make: no csrc/*.c to build" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(LINK)
+
+$(AMODULE): $(AOBJS)
+	@mkdir -p $(@D)
+	$(LINK) -fsanitize=address,undefined
+
 test:
-	@$(DEPS) test
+	@.ci/deps test
 	@$(MAKE) --no-print-directory build
-	$(RAISE_NOFILE) && $(RUN_ENV) $(BUSTED) --lua=$(LUA) spec/
+	$(RAISE_NOFILE); $(RUN_ENV) $(BUSTED) --lua=$(LUA) spec
 
-# lua5.4 itself is not instrumented, so the sanitizer runtimes are preloaded.
-# Leak detection is off: LSan reports the allocations lua5.4, busted and the
-# servers the specs start (socat, python3, nginx) make and never free at exit,
-# which would drown any report about sockit; valgrind covers leaks instead.
-ASAN_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)
-ASAN_ENV = LD_PRELOAD="$(ASAN_PRELOAD)" \
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# lua5.4 is not instrumented, so the sanitizer runtimes are preloaded.
+# Reports go to build-asan/report.* as well as to the exit status: a report in
+# a child process (a spec may start one) fails the run too.
+# Leak detection is off: lua5.4 and busted are not LSan-clean on their own
+# (the interpreter exits without closing its state, busted's dependencies
+# keep allocations alive at exit), so every run would report leaks that are
+# not sockit's; valgrind covers leaks instead.
+ASAN_LIBS = $$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)
+ASAN_ENV = LD_PRELOAD="$(ASAN_LIBS)" \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1:log_path=$(CURDIR)/build-asan/report \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CURDIR)/build-asan/report \
+  SOCKIT_BUILD=build-asan
+ASAN_CPATH = $(CURDIR)/build-asan/?.so;$(CURDIR)/build/?.so;;
 
 asan:
-	@$(DEPS) test
-	@$(DEPS) asan
-	@$(MAKE) --no-print-directory $(ASAN_MODULE)
-	$(RAISE_NOFILE) && $(ASAN_RUN_ENV) $(ASAN_ENV) $(BUSTED) --lua=$(LUA) --run=asan spec/
+	@.ci/deps asan
+	@$(MAKE) --no-print-directory asan-build
+	@rm -f build-asan/report.*
+	@$(RAISE_NOFILE); status=0; \
+	$(ASAN_ENV) LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(ASAN_CPATH)' \
+	  $(BUSTED) --lua=$(LUA) --cpath='$(CURDIR)/build-asan/?.so' spec || status=$$?; \
+	if ls build-asan/report.* >/dev/null 2>&1; then \
+	  cat build-asan/report.* >&2; \
+	  echo "make asan: sanitizer reports above (build-asan/report.*)" >&2; \
+	  exit 1; \
+	fi; \
+	exit $$status
 
-$(ASAN_MODULE): $(ASAN_OBJS)
-	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $(ASAN_OBJS)
-
-build-asan/obj/%.o: csrc/%.c $(HDRS) Makefile | deps-asan
-	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_FLAGS) $(WARNINGS) -fPIC -I$(LUA_INCDIR) -Icsrc -c -o $@ $<
-
-deps-asan:
-	@$(DEPS) asan
-
-check:
-	@$(DEPS) check
-	$(LUACHECK) lua/ spec/ $(wildcard examples) $(wildcard bench)
-	@if [ -e .ci/doccheck ]; then echo ".ci/doccheck"; \
-		if [ -x .ci/doccheck ]; then .ci/doccheck; else $(SHELL) .ci/doccheck; fi; fi
-
-# Offline: the rockspec needs nothing but Lua.  The tree is the only place
-# the check lets Lua look, so a module that loads came from the rock.
-rockcheck:
-	@$(DEPS) rock
-	@set -e; tree=$$(mktemp -d "$${TMPDIR:-/tmp}/sockit-rock.XXXXXX"); \
-	trap 'rm -rf "$$tree"' EXIT; \
-	echo "$(LUAROCKS) --lua-version=$(LUA_VERSION) --tree $$tree make rockspec/sockit-scm-1.rockspec"; \
-	$(LUAROCKS) --lua-version=$(LUA_VERSION) --tree "$$tree" \
-		make rockspec/sockit-scm-1.rockspec LUA_INCDIR='$(LUA_INCDIR)'; \
-	LUA_PATH="$$tree/share/lua/$(LUA_VERSION)/?.lua;$$tree/share/lua/$(LUA_VERSION)/?/init.lua" \
-	LUA_CPATH="$$tree/lib/lua/$(LUA_VERSION)/?.so" \
-	$(LUA) -e ' \
-		local core, sockit = require "sockit.core", require "sockit"; \
-		assert(type(core) == "table" and type(sockit) == "table"); \
-		print("rockcheck: loaded " .. package.searchpath("sockit.core", package.cpath)); \
-		print("rockcheck: loaded " .. package.searchpath("sockit", package.path))'
-
-bench:
-	@$(DEPS) bench
-	@$(MAKE) --no-print-directory build
-	@test -e bench/run.lua || { echo "make bench: bench/run.lua does not exist yet" >&2; exit 1; }
-	$(RUN_ENV) CC='$(CC)' QUICK='$(QUICK)' OUT='$(OUT)' $(LUA) bench/run.lua
-
-demo:
-	@$(DEPS) demo
-	@$(MAKE) --no-print-directory build
-	@test -e examples/demo.lua || { echo "make demo: examples/demo.lua does not exist yet" >&2; exit 1; }
-	$(RUN_ENV) $(LUA) examples/demo.lua
+# The preloaded runtime must be the one the module was linked against.
+asan-build: $(AMODULE)
+	@$(ASAN_ENV) ASAN_OPTIONS=detect_leaks=0 LUA_CPATH='build-asan/?.so' \
+	  $(LUA) -e 'require "sockit.core"' || \
+	  { echo "make asan: the instrumented module does not load" >&2; exit 1; }
 
 install: build
-	install -d '$(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/sockit'
-	install -m 755 $(MODULE) '$(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/sockit/core.so'
-	install -d '$(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/sockit'
-	$(if $(LUAMODS),install -m 644 $(LUAMODS) '$(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/sockit/')
+	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
+	install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
+	$(if $(LUAMODS),install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/)
 
-uninstall:
-	rm -f '$(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/sockit/core.so'
-	rm -f $(patsubst lua/sockit/%,'$(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/sockit/%',$(LUAMODS))
-	-rmdir '$(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/sockit' '$(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/sockit'
+demo:
+	@.ci/deps demo
+	@$(MAKE) --no-print-directory build
+	@test -f examples/demo.lua || \
+	  { echo "make demo: examples/demo.lua does not exist yet" >&2; exit 1; }
+	$(RUN_ENV) $(LUA) examples/demo.lua
+
+# bench/run.lua reads QUICK and OUT from the environment and may compile
+# its C baselines with $(CC).
+bench:
+	@.ci/deps bench
+	@$(MAKE) --no-print-directory build
+	@test -f bench/run.lua || \
+	  { echo "make bench: bench/run.lua does not exist yet" >&2; exit 1; }
+	$(RAISE_NOFILE); $(RUN_ENV) $(if $(QUICK),QUICK='$(QUICK)') \
+	  $(if $(OUT),OUT='$(OUT)') $(LUA) bench/run.lua
+
+LINT_DIRS = $(wildcard lua spec examples bench)
+
+check:
+	@.ci/deps check
+	$(LUACHECK) $(LINT_DIRS)
+	@if [ -e .ci/doccheck ]; then \
+	  echo .ci/doccheck; \
+	  if [ -x .ci/doccheck ]; then .ci/doccheck; \
+	  else echo "make check: .ci/doccheck is not executable" >&2; exit 1; fi; \
+	fi
+
+ROCKSPEC = rockspec/sockit-scm-1.rockspec
+
+# The rockspec lists its sources by hand: check it names every csrc/*.c and
+# lua/sockit/*.lua and nothing else, then build a copy of the sources offline
+# (luarocks make builds in place) into a scratch tree and load both modules
+# from that tree alone.
+ROCKSPEC = rockspec/sockit-scm-1.rockspec
+
+define ROCK_SYNC_LUA
+local spec = {}
+assert(loadfile(arg[1], "t", spec))()
+local mods, listed, bad = spec.build.modules, {}, 0
+for _, f in ipairs(mods["sockit.core"].sources) do listed[f] = true end
+for _, f in pairs(mods) do
+  if type(f) == "string" then listed[f] = true end
+end
+for i = 2, #arg do
+  if not listed[arg[i]] then
+    io.stderr:write(arg[1], " does not list ", arg[i], "\n"); bad = bad + 1
+  end
+  listed[arg[i]] = nil
+end
+for f in pairs(listed) do
+  io.stderr:write(arg[1], " lists ", f, ", which does not exist\n"); bad = bad + 1
+end
+os.exit(bad == 0)
+endef
+
+define ROCK_LOAD_LUA
+local tree = arg[1]
+local function load(name, path)
+  local where = assert(package.searchpath(name, path))
+  assert(where:find(tree, 1, true), name .. " found outside the tree")
+  require(name)
+  print("rockcheck: " .. name .. " loads from " .. where)
+end
+load("sockit.core", package.cpath)
+load("sockit", package.path)
+endef
+export ROCK_SYNC_LUA ROCK_LOAD_LUA
+
+rockcheck:
+	@.ci/deps rock
+	@printf "%s\n" "$$ROCK_SYNC_LUA" | $(LUA) - $(ROCKSPEC) $(SRCS) $(LUAMODS)
+	@tree=$$(mktemp -d "$${TMPDIR:-/tmp}/sockit-rock.XXXXXX") && \
+	trap 'rm -rf "$$tree"' EXIT && \
+	mkdir "$$tree/src" && cp -R csrc lua rockspec "$$tree/src/" && \
+	(cd "$$tree/src" && \
+	 $(LUAROCKS) --lua-version=$(LUA_VERSION) make --tree "$$tree" \
+	   $(ROCKSPEC) LUA_INCDIR='$(LUA_INCDIR)') && \
+	printf "%s\n" "$$ROCK_LOAD_LUA" | \
+	LUA_PATH="$$tree/share/lua/$(LUA_VERSION)/?.lua;$$tree/share/lua/$(LUA_VERSION)/?/init.lua" \
+	LUA_CPATH="$$tree/lib/lua/$(LUA_VERSION)/?.so" $(LUA) - "$$tree"
 
 clean:
 	rm -rf build build-asan
+
+FORCE:

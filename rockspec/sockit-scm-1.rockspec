@@ -2,43 +2,44 @@ package = "sockit"
 version = "scm-1"
 
 source = {
-   url = "git+https://example.org/sockit/sockit.git",
-   branch = "main",
+  url = "git+https://github.com/sockit/sockit.git",
 }
 
 description = {
-   summary = "BSD sockets for Lua 5.4: a thin C binding and a buffered Lua layer",
-   detailed = [[
-sockit.core binds the BSD socket API one call to one system call: TCP, UDP
-and Unix sockets over IPv4 and IPv6, timeouts, options, name resolution and
-an epoll poller. sockit, in Lua, adds connect-by-name, buffered streams that
-read like Lua files, servers, UDP and a coroutine scheduler.
+  summary = "Sockets for Lua 5.4: the BSD socket API and a script-friendly layer",
+  detailed = [[
+sockit.core is a thin, complete binding of the BSD socket API (TCP, UDP,
+Unix sockets, options, name resolution, timeouts, an epoll poller).
+sockit is a pure-Lua layer on top: connect by name, buffered line reading,
+servers, UDP, Unix sockets and a coroutine scheduler for many connections.
+Failures return nil, message, code, where code is the errno name.
 ]],
-   homepage = "https://example.org/sockit",
-   license = "MIT",
+  homepage = "https://github.com/sockit/sockit",
+  license = "MIT",
 }
 
+supported_platforms = { "linux" }
+
 dependencies = {
-   "lua >= 5.4, < 5.5",
+  "lua >= 5.4, < 5.5",
 }
 
 build = {
-   type = "builtin",
-   modules = {
-      ["sockit.core"] = {
-         -- every csrc/*.c; `make rockcheck` fails when one is missing
-         sources = {
-            "csrc/address.c",
-            "csrc/buffer.c",
-            "csrc/core.c",
-            "csrc/errors.c",
-            "csrc/io.c",
-            "csrc/options.c",
-            "csrc/socket.c",
-            "csrc/time.c",
-         },
-         defines = { "_GNU_SOURCE" },
-         incdirs = { "csrc" },
+  type = "builtin",
+  modules = {
+    ["sockit.core"] = {
+      sources = {
+        "csrc/address.c",
+        "csrc/buffer.c",
+        "csrc/core.c",
+        "csrc/errors.c",
+        "csrc/io.c",
+        "csrc/options.c",
+        "csrc/socket.c",
+        "csrc/time.c",
       },
-   },
+      defines = { "_GNU_SOURCE" },
+      incdirs = { "csrc" },
+    },
+  },
 }
