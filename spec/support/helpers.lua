@@ -21,16 +21,20 @@ H.lua = os.getenv("LUA") or "lua5.4"
 
 -- Where sockit.core comes from: whatever the runner configured (busted's
 -- cpath, LUA_CPATH: build/ or build-asan/), else the work tree's build/.
+local function prepend(path, dirs)
+  if path:find(dirs, 1, true) then return path end
+  return dirs .. path
+end
 local sofile = package.searchpath("sockit.core", package.cpath)
 if not sofile then
-  package.cpath = H.root .. "/build/?.so;" .. package.cpath
+  package.cpath = prepend(package.cpath, H.root .. "/build/?.so;")
   sofile = H.root .. "/build/sockit/core.so"
 end
 if sofile:sub(1, 1) ~= "/" then sofile = H.root .. "/" .. sofile end
 H.sofile = sofile
 if not package.searchpath("sockit", package.path) then
-  package.path = H.root .. "/lua/?.lua;" .. H.root .. "/lua/?/init.lua;"
-    .. package.path
+  package.path = prepend(package.path, H.root .. "/lua/?.lua;" .. H.root
+                         .. "/lua/?/init.lua;")
 end
 
 -- The same modules for a child lua5.4.
