@@ -26,12 +26,13 @@ local BASELINE = "build/bench-baseline"
 local LIMIT = QUICK and 20 or 60   -- seconds any one process may take
 local CHUNK = 65536
 
+-- 'reps' runs of each bulk benchmark per round: they are short and noisy
 local N = QUICK and {
-  rounds = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24, pings = 2000,
-  datagrams = 5000, dgram = 512, handles = 1000,
+  rounds = 1, reps = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24,
+  pings = 2000, datagrams = 5000, dgram = 512, handles = 1000,
 } or {
-  rounds = 5, bulk = 512 * 1024 * 1024, lines = 1000000, line = 24, pings = 50000,
-  datagrams = 300000, dgram = 512, handles = 10000,
+  rounds = 11, reps = 2, bulk = 64 * 1024 * 1024, lines = 1000000, line = 24,
+  pings = 20000, datagrams = 100000, dgram = 512, handles = 10000,
 }
 
 -- Peers find the work tree's modules when run.lua is started by hand.
@@ -206,12 +207,12 @@ end
 local cross, same = bulk(CPU1, CPU0), bulk(CPU0, CPU0)
 
 local groups = {
-  {name = "receive, 2 CPUs", run = cross.receive},
-  {name = "receive, 1 CPU", run = same.receive},
-  {name = "send, 2 CPUs", run = cross.send},
-  {name = "send, 1 CPU", run = same.send},
-  {name = "stream, 2 CPUs", run = cross.stream},
-  {name = "stream, 1 CPU", run = same.stream},
+  {name = "receive, 2 CPUs", run = cross.receive, reps = N.reps},
+  {name = "receive, 1 CPU", run = same.receive, reps = N.reps},
+  {name = "send, 2 CPUs", run = cross.send, reps = N.reps},
+  {name = "send, 1 CPU", run = same.send, reps = N.reps},
+  {name = "stream, 2 CPUs", run = cross.stream, reps = N.reps},
+  {name = "stream, 1 CPU", run = same.stream, reps = N.reps},
   {name = "lines", run = {luasocket = lines(LUASOCKET, "receive"),
     stream = lines(SOCKIT, "stream")}},
   {name = "ping-pong", run = {c = pingpong(C, "c"),
@@ -294,27 +295,33 @@ end
 -- figures[group][name] = {values per round}, details likewise
 local figures, details, errors = {}, {}, {}
 
+-- one run of each contender of 'g', the order rotated by 'turn'
+local function rungroup(g, turn)
+  local names = sorted(g.run)
+  figures[g.name] = figures[g.name] or {}
+  details[g.name] = details[g.name] or {}
+  for k = 0, #names - 1 do
+    local name = names[(k + turn) % #names + 1]
+    local key = g.name .. "/" .. name
+    if not errors[key] then
+      local ok, v, more = pcall(g.run[name])
+      if ok then
+        figures[g.name][name] = figures[g.name][name] or {}
+        table.insert(figures[g.name][name], v)
+        details[g.name][name] = more
+      else
+        errors[key] = v
+        io.stderr:write("\nbench: ", key, ": ", v, "\n")
+      end
+      io.stderr:write(".")
+    end
+  end
+end
+
 local function runround(r)
   for _, g in ipairs(groups) do
-    local names = sorted(g.run)
-    figures[g.name] = figures[g.name] or {}
-    details[g.name] = details[g.name] or {}
-    for k = 0, #names - 1 do
-      local name = names[(k + r - 1) % #names + 1]
-      local key = g.name .. "/" .. name
-      if not errors[key] then
-        local ok, v, more = pcall(g.run[name])
-        if ok then
-          figures[g.name][name] = figures[g.name][name] or {}
-          table.insert(figures[g.name][name], v)
-          details[g.name][name] = more
-        else
-          errors[key] = v
-          io.stderr:write("\nbench: ", key, ": ", v, "\n")
-        end
-        io.stderr:write(".")
-      end
-    end
+    local reps = g.reps or 1
+    for i = 1, reps do rungroup(g, (r - 1) * reps + i - 1) end
   end
 end
 
