@@ -136,6 +136,10 @@ function H.cleanup()
   end
 end
 
+-- Whatever a spec forgot to clean up goes when the helpers are collected
+-- (at the latest when the Lua state closes).
+H.sentinel = setmetatable({}, {__gc = function() H.cleanup() end})
+
 -- Writes `code` to a temporary file and starts it in a child lua5.4 with
 -- the work tree's module paths; returns the io.popen handle (mode "r":
 -- read the child's stdout, `close` gives ok, "exit", status).
