@@ -31,7 +31,7 @@ local N = QUICK and {
   rounds = 1, reps = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24,
   pings = 2000, datagrams = 5000, dgram = 512, handles = 1000,
 } or {
-  rounds = 11, reps = 2, bulk = 64 * 1024 * 1024, lines = 1000000, line = 24,
+  rounds = 11, reps = 3, bulk = 32 * 1024 * 1024, lines = 1000000, line = 24,
   pings = 20000, datagrams = 100000, dgram = 512, handles = 10000,
 }
 
