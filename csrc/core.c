@@ -1,0 +1,32 @@
+/*
+** core.c: luaopen_sockit_core builds the module table; the functions
+** live in the file of their concern.
+*/
+#include "sockit.h"
+
+
+/*
+** The methods of the handle are also functions of the module, so
+** core.send(s, data) and s:send(data) are the same function.
+*/
+LUAMOD_API int luaopen_sockit_core (lua_State *L) {
+  lua_newtable(L);  /* methods */
+  sockit_io_methods(L);
+  sockit_address_methods(L);
+  sockit_option_methods(L);
+  sockit_socket_open(L);
+  lua_newtable(L);  /* module */
+  lua_pushnil(L);
+  while (lua_next(L, -3) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -4);
+  }
+  sockit_socket_funcs(L);
+  sockit_address_funcs(L);
+  sockit_time_funcs(L);
+  sockit_buffer_open(L);
+  lua_pushcfunction(L, sockit_strerror);
+  lua_setfield(L, -2, "strerror");
+  return 1;
+}

@@ -1,0 +1,301 @@
+/*
+** io.c: connecting, accepting, sending, receiving, waiting; each call is
+** one system call, plus the poll that honours the socket's timeout.
+*/
+#include "sockit.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define NODEADLINE  (-1.0)
+
+
+/*
+** After a call failed with 'err': 0 to try it again, or the errno value
+** to report. A socket with a timeout waits here until it is ready or the
+** deadline, set at the first wait, passes.
+*/
+static int retry (sockit_Socket *s, int err, int events, double *deadline) {
+  if (err == EINTR) return 0;
+  if (err != EAGAIN || s->timeout <= 0) return err;
+  if (*deadline == NODEADLINE) *deadline = sockit_now() + s->timeout;
+  return sockit_waitfd(s->fd, events, *deadline);
+}
+
+
+static int pushtrue (lua_State *L) {
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+static int socketerror (int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+
+/* connect(s, host, port) / connect(s, path) -> true */
+static int l_connect (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  sockit_Addr a;
+  socklen_t len;
+  int err = sockit_toaddr(L, 2, s->family, 0, &a, &len);
+  if (err != 0) return sockit_gaifail(L, err, 0);
+  if (connect(s->fd, &a.sa, len) == 0) return pushtrue(L);
+  err = errno;
+  /* the connection goes on after EINTR: wait for it as for EINPROGRESS */
+  if ((err == EINPROGRESS && s->timeout != 0) || err == EINTR) {
+    err = sockit_waitfd(s->fd, POLLOUT, sockit_deadline(s->timeout));
+    if (err == 0) err = socketerror(s->fd);
+  }
+  return err == 0 ? pushtrue(L) : sockit_fail(L, err);
+}
+
+
+/* bind(s, host, port) / bind(s, path) -> true */
+static int l_bind (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  sockit_Addr a;
+  socklen_t len;
+  int err = sockit_toaddr(L, 2, s->family, 1, &a, &len);
+  if (err != 0) return sockit_gaifail(L, err, 0);
+  if (bind(s->fd, &a.sa, len) != 0) return sockit_fail(L, errno);
+  return pushtrue(L);
+}
+
+
+/* listen(s [, backlog]) -> true */
+static int l_listen (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  lua_Integer backlog = luaL_optinteger(L, 2, SOMAXCONN);
+  luaL_argcheck(L, backlog >= 0 && backlog <= 0x7fffffff, 2,
+                "backlog out of range");
+  if (listen(s->fd, (int)backlog) != 0) return sockit_fail(L, errno);
+  return pushtrue(L);
+}
+
+
+/* accept(s) -> socket, host, port / socket, path */
+static int l_accept (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  sockit_Socket *c = sockit_newsock(L);
+  double deadline = NODEADLINE;
+  sockit_Addr a;
+  socklen_t len;
+  int fd, err = 0;
+  do {
+    len = sizeof a;
+    fd = accept4(s->fd, &a.sa, &len, SOCK_CLOEXEC);
+  } while (fd < 0 && (err = retry(s, errno, POLLIN, &deadline)) == 0);
+  if (fd < 0) return sockit_fail(L, err);
+  c->fd = fd;
+  c->family = s->family;
+  c->type = s->type;
+  return 1 + sockit_pushaddr(L, &a, len);
+}
+
+
+/* position 'pos' of string.sub on a string of 'len' bytes, clipped */
+static size_t subpos (lua_Integer pos, size_t len) {
+  if (pos > 0) return (size_t)pos > len ? len + 1 : (size_t)pos;
+  if (pos == 0 || (size_t)0 - (size_t)pos > len) return 1;
+  return len + (size_t)pos + 1;
+}
+
+
+/*
+** The bytes to send: a string (or number) or a buffer at 'arg', cut to
+** the range [i, j] that follows it, as string.sub does.
+*/
+static const char *checkdata (lua_State *L, int arg, size_t *len) {
+  sockit_Buffer *b = (sockit_Buffer *)luaL_testudata(L, arg, SOCKIT_BUFFER);
+  const char *p;
+  size_t i, j;
+  if (b != NULL) {
+    p = b->data;
+    *len = b->len;
+  }
+  else if (lua_type(L, arg) == LUA_TSTRING || lua_type(L, arg) == LUA_TNUMBER)
+    p = lua_tolstring(L, arg, len);
+  else
+    return (void)luaL_typeerror(L, arg, "string or buffer"), NULL;
+  i = subpos(luaL_optinteger(L, arg + 1, 1), *len);
+  j = subpos(luaL_optinteger(L, arg + 2, -1), *len);
+  if (j > *len) j = *len;
+  *len = i <= j ? j - i + 1 : 0;
+  return p + i - 1;
+}
+
+
+/* send(s, data [, i [, j]]) -> bytes sent */
+static int l_send (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  size_t len;
+  const char *p = checkdata(L, 2, &len);
+  double deadline = NODEADLINE;
+  ssize_t n;
+  int err = 0;
+  if (len == 0) {
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  do n = send(s->fd, p, len, MSG_NOSIGNAL);
+  while (n < 0 && (err = retry(s, errno, POLLOUT, &deadline)) == 0);
+  if (n < 0) return sockit_fail(L, err);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+
+/* the size argument of a receive: an integer >= 1, at most 'max' used */
+static size_t checksize (lua_State *L, int arg, size_t max) {
+  lua_Integer n = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, n >= 1, arg, "size must be at least 1");
+  return (lua_Unsigned)n < max ? (size_t)n : max;
+}
+
+
+static int recvflags (lua_State *L, int arg) {
+  static const char *const flagnames[] = {"peek", NULL};
+  if (lua_isnoneornil(L, arg)) return 0;
+  luaL_checkoption(L, arg, NULL, flagnames);
+  return MSG_PEEK;
+}
+
+
+static ssize_t recvsome (sockit_Socket *s, char *p, size_t n, int flags,
+                         int *err) {
+  double deadline = NODEADLINE;
+  ssize_t got;
+  do got = recv(s->fd, p, n, flags);
+  while (got < 0 && (*err = retry(s, errno, POLLIN, &deadline)) == 0);
+  return got;
+}
+
+
+/* recv(s, n [, "peek"]) -> string; "" at end of stream */
+static int l_recv (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  size_t n = checksize(L, 2, SOCKIT_RECVMAX);
+  int flags = recvflags(L, 3);
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, n);
+  int err = 0;
+  ssize_t got = recvsome(s, p, n, flags, &err);
+  if (got < 0) return sockit_fail(L, err);
+  luaL_pushresultsize(&b, (size_t)got);
+  return 1;
+}
+
+
+/* recv_into(s, buf [, n]) -> bytes received; 0 at end of stream */
+static int l_recv_into (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  sockit_Buffer *b = (sockit_Buffer *)luaL_checkudata(L, 2, SOCKIT_BUFFER);
+  size_t n = lua_isnoneornil(L, 3) ? b->cap : checksize(L, 3, b->cap);
+  int err = 0;
+  ssize_t got = recvsome(s, b->data, n, 0, &err);
+  if (got < 0) return sockit_fail(L, err);
+  b->len = (size_t)got;
+  lua_pushinteger(L, (lua_Integer)got);
+  return 1;
+}
+
+
+/* sendto(s, data, host, port) / sendto(s, data, path) -> bytes sent */
+static int l_sendto (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  size_t len;
+  const char *p;
+  sockit_Addr a;
+  socklen_t alen;
+  double deadline = NODEADLINE;
+  ssize_t n;
+  int err = 0;
+  luaL_argexpected(L, lua_type(L, 2) == LUA_TSTRING
+                   || luaL_testudata(L, 2, SOCKIT_BUFFER), 2,
+                   "string or buffer");
+  err = sockit_toaddr(L, 3, s->family, 0, &a, &alen);
+  if (err != 0) return sockit_gaifail(L, err, 0);
+  lua_settop(L, 2);  /* no range: the address follows the data */
+  p = checkdata(L, 2, &len);
+  do n = sendto(s->fd, p, len, MSG_NOSIGNAL, &a.sa, alen);
+  while (n < 0 && (err = retry(s, errno, POLLOUT, &deadline)) == 0);
+  if (n < 0) return sockit_fail(L, err);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+
+/*
+** recvfrom(s, n) -> data, host, port [, true] / data, path [, true];
+** the final true says the datagram was longer than n and was cut.
+*/
+static int l_recvfrom (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  size_t n = checksize(L, 2, SOCKIT_RECVMAX);
+  luaL_Buffer b;
+  struct iovec iov;
+  struct msghdr msg;
+  sockit_Addr a;
+  double deadline = NODEADLINE;
+  ssize_t got;
+  int err = 0, count;
+  iov.iov_base = luaL_buffinitsize(L, &b, n);
+  iov.iov_len = n;
+  do {
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &a;
+    msg.msg_namelen = sizeof a;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    got = recvmsg(s->fd, &msg, 0);
+  } while (got < 0 && (err = retry(s, errno, POLLIN, &deadline)) == 0);
+  if (got < 0) return sockit_fail(L, err);
+  luaL_pushresultsize(&b, (size_t)got);
+  count = 1 + sockit_pushaddr(L, &a, msg.msg_namelen);
+  if (msg.msg_flags & MSG_TRUNC) {
+    lua_pushboolean(L, 1);
+    count++;
+  }
+  return count;
+}
+
+
+/*
+** wait(s, "r"/"w"/"rw" [, timeout]) -> true. No timeout: the socket's;
+** a negative one: forever.
+*/
+static int l_wait (lua_State *L) {
+  static const char *const evnames[] = {"r", "w", "rw", NULL};
+  static const int events[] = {POLLIN, POLLOUT, POLLIN | POLLOUT};
+  sockit_Socket *s = sockit_tosock(L, 1);
+  int ev = events[luaL_checkoption(L, 2, NULL, evnames)];
+  double t = luaL_optnumber(L, 3, s->timeout);
+  int err = sockit_waitfd(s->fd, ev, sockit_deadline(t));
+  return err == 0 ? pushtrue(L) : sockit_fail(L, err);
+}
+
+
+static const luaL_Reg methods[] = {
+  {"connect", l_connect},
+  {"bind", l_bind},
+  {"listen", l_listen},
+  {"accept", l_accept},
+  {"send", l_send},
+  {"recv", l_recv},
+  {"recv_into", l_recv_into},
+  {"sendto", l_sendto},
+  {"recvfrom", l_recvfrom},
+  {"wait", l_wait},
+  {NULL, NULL}
+};
+
+void sockit_io_methods (lua_State *L) {
+  luaL_setfuncs(L, methods, 0);
+}
