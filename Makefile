@@ -167,7 +167,8 @@ LINT_DIRS = $(wildcard lua spec examples bench)
 
 check:
 	@.ci/deps check
-	$(LUACHECK) $$([ -t 1 ] || echo --no-color) $(LINT_DIRS)
+	@echo $(LUACHECK) $(LINT_DIRS)
+	@$(LUACHECK) $$([ -t 1 ] || echo --no-color) $(LINT_DIRS)
 	@if [ -e .ci/doccheck ]; then \
 	  echo .ci/doccheck; \
 	  if [ -x .ci/doccheck ]; then .ci/doccheck; \
@@ -220,7 +221,7 @@ rockcheck:
 	@printf "%s\n" "$$ROCK_SYNC_LUA" | $(LUA) - $(ROCKSPEC) $(SRCS) $(LUAMODS)
 	@tree=$$(mktemp -d "$${TMPDIR:-/tmp}/sockit-rock.XXXXXX") && \
 	trap 'rm -rf "$$tree"' EXIT && \
-	mkdir "$$tree/src" && cp -R csrc lua rockspec "$$tree/src/" && \
+	mkdir "$$tree/src" && cp -R csrc rockspec $(wildcard lua) "$$tree/src/" && \
 	(cd "$$tree/src" && \
 	 $(LUAROCKS) --lua-version=$(LUA_VERSION) make --tree "$$tree" \
 	   $(ROCKSPEC) LUA_INCDIR='$(LUA_INCDIR)') && \
