@@ -1,7 +1,8 @@
 # sockit: build, test and install the Lua 5.4 socket library.
 #
 #   make            build build/sockit/core.so
-#   make test       run every spec (busted) against it
+#   make test       run every spec (busted) against it (SPECS=spec/x_spec.lua
+#                   for some of them)
 #   make asan       the same under AddressSanitizer and UBSan
 #   make check      luacheck and the documentation check
 #   make rockcheck  build and load the rock in a scratch tree
@@ -22,6 +23,8 @@ LUA_LMODDIR ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BUSTED      ?= busted
 LUACHECK    ?= luacheck
 LUAROCKS    ?= luarocks
+ASAN_CC     ?= gcc
+SPECS       ?= spec
 WERROR      ?=
 
 export CC LUA
@@ -72,14 +75,14 @@ build/obj/.flags: FORCE
 
 build-asan/obj/.flags: FORCE
 	@mkdir -p $(@D)
-	@echo '$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS)' | cmp -s - $@ || \
-	  echo '$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS)' > $@
+	@echo '$(ASAN_CC) $(ALL_CFLAGS) $(ASAN_CFLAGS)' | cmp -s - $@ || \
+	  echo '$(ASAN_CC) $(ALL_CFLAGS) $(ASAN_CFLAGS)' > $@
 
 build/obj/%.o: csrc/%.c $(HDRS) build/obj/.flags
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build-asan/obj/%.o: csrc/%.c $(HDRS) build-asan/obj/.flags
-	$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS) -c -o $@ $<
+	$(ASAN_CC) $(ALL_CFLAGS) $(ASAN_CFLAGS) -c -o $@ $<
 
 $(MODULE): $(OBJS)
 	@test -n "$(SRCS)" || { echo "make: no csrc/*.c to build" >&2; exit 1; }
@@ -88,12 +91,12 @@ $(MODULE): $(OBJS)
 
 $(AMODULE): $(AOBJS)
 	@mkdir -p $(@D)
-	$(LINK) -fsanitize=address,undefined
+	$(ASAN_CC) $(LIBFLAG) -fsanitize=address,undefined -o $@ $^ $(LDFLAGS) $(LIBS)
 
 test:
 	@.ci/deps test
 	@$(MAKE) --no-print-directory build
-	$(RAISE_NOFILE); $(RUN_ENV) $(BUSTED) --lua=$(LUA) spec
+	$(RAISE_NOFILE); $(RUN_ENV) $(BUSTED) --lua=$(LUA) $(SPECS)
 
 # lua5.4 is not instrumented, so the sanitizer runtimes are preloaded; every
 # process the specs start inherits them. ASan writes each report to a file in
@@ -104,7 +107,9 @@ test:
 # programs the specs run (mktemp, socat, python3, nginx...) leak at exit by
 # design; a leak report fails the run only when its stacks go through Lua or
 # sockit.core, and the others are counted and left in build-asan/reports/.
-ASAN_LIBS = $$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)
+# The instrumented build uses GCC ($(ASAN_CC)), whose runtimes are preloaded.
+ASAN_LIBS = $$($(ASAN_CC) -print-file-name=libasan.so) \
+            $$($(ASAN_CC) -print-file-name=libubsan.so)
 ASAN_REPORTS = $(CURDIR)/build-asan/reports
 ASAN_ENV = LD_PRELOAD="$(ASAN_LIBS)" \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1:log_path=$(ASAN_REPORTS)/asan \
@@ -117,7 +122,7 @@ asan:
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
 	@$(RAISE_NOFILE); \
 	{ $(ASAN_ENV) LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build-asan/?.so;;' \
-	    $(BUSTED) --lua=$(LUA) --cpath='build-asan/?.so' spec 2>&1; \
+	    $(BUSTED) --lua=$(LUA) --cpath='build-asan/?.so' $(SPECS) 2>&1; \
 	  echo $$? > build-asan/busted.status; } | tee build-asan/busted.log; \
 	status=$$(cat build-asan/busted.status); reports=0 foreign=0; \
 	for f in $(ASAN_REPORTS)/*; do \
@@ -174,8 +179,6 @@ check:
 	  if [ -x .ci/doccheck ]; then .ci/doccheck; \
 	  else echo "make check: .ci/doccheck is not executable" >&2; exit 1; fi; \
 	fi
-
-ROCKSPEC = rockspec/sockit-scm-1.rockspec
 
 # The rockspec lists its sources by hand: check it names every csrc/*.c and
 # lua/sockit/*.lua and nothing else, then build a copy of the sources offline
