@@ -1,0 +1,303 @@
+-- examples/http_get.lua, run as a child process against Debian's nginx
+-- (started here on free loopback ports, 127.0.0.1 and ::1) and against
+-- scripted servers this spec plays itself.
+
+local H = dofile("spec/support/helpers.lua")
+local sockit = require("sockit")
+local core = H.core()
+
+local q = H.quote
+local ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= "):format(q(H.LUA_PATH), q(H.LUA_CPATH))
+local HTTP_GET = ENV .. q(H.lua) .. " examples/http_get.lua "
+local NGINX = "/usr/sbin/nginx"
+
+local function read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+local function write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+local function sha256(path)
+  local p = assert(io.popen("sha256sum " .. q(path)))
+  local sum = p:read("l"):match("^(%x+)")
+  p:close()
+  return sum
+end
+
+-- Starts http_get in the background, stdout and stderr going to files;
+-- `finish()` waits for it and gives status, stdout, stderr.
+local function background(args)
+  local dir = H.tmpdir()
+  local pipe = assert(io.popen(("%s%s </dev/null >%s 2>%s"):format(
+    HTTP_GET, args, q(dir .. "/out"), q(dir .. "/err"))))
+  return function()
+    local _, _, status = pipe:close()
+    return status, read_file(dir .. "/out"), read_file(dir .. "/err")
+  end
+end
+
+local function http_get(args)
+  return background(args)()
+end
+
+-- A port that is free on both 127.0.0.1 and ::1 right now.
+local function dual_stack_port()
+  for _ = 1, 50 do
+    local s6 = core.socket("inet6", "stream")
+    assert(s6:bind("::1", 0))
+    local _, port = s6:getsockname()
+    local s4 = core.socket("inet", "stream")
+    local ok = s4:bind("127.0.0.1", port)
+    s4:close()
+    s6:close()
+    if ok then return port end
+  end
+  error("no port free on both 127.0.0.1 and ::1")
+end
+
+local NGINX_CONF = [[
+daemon off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log stderr notice;
+events { worker_connections 64; }
+http {
+  access_log %s/access.log;
+  client_body_temp_path %s/tmp/body;
+  proxy_temp_path %s/tmp/proxy;
+  fastcgi_temp_path %s/tmp/fastcgi;
+  uwsgi_temp_path %s/tmp/uwsgi;
+  scgi_temp_path %s/tmp/scgi;
+  types { text/html html; application/octet-stream bin; text/plain txt; }
+  server {
+    listen 127.0.0.1:%d;
+    listen [::1]:%d;
+    root %s/www;
+    # SSI drops Content-Length: these answers come chunked.
+    location /chunked/ { ssi on; }
+  }
+}
+]]
+
+-- Starts nginx in the foreground. With "error_log stderr notice" it says
+-- "start worker processes" once its sockets listen: that line is the
+-- readiness signal, no polling needed.
+local function start_nginx(dir, port)
+  local conf = dir .. "/nginx.conf"
+  write_file(conf, NGINX_CONF:format(dir, dir, dir, dir, dir, dir, dir, port, port, dir))
+  local pipe = assert(io.popen(("echo $$; exec %s -e stderr -p %s -c %s 2>&1"):format(
+    NGINX, q(dir .. "/"), q(conf))))
+  local nginx = { pipe = pipe, pid = tonumber(pipe:read("l")) }
+  local log = {}
+  for line in pipe:lines() do
+    log[#log + 1] = line
+    if line:find("start worker process", 1, true) then return nginx end
+  end
+  pipe:close()
+  error("nginx did not start:\n" .. table.concat(log, "\n"))
+end
+
+local function stop_nginx(nginx)
+  os.execute("kill " .. nginx.pid)
+  nginx.pipe:close()
+end
+
+-- Reads a request up to its empty line: request line, headers (lower case).
+local function read_request(conn)
+  local request_line = assert(conn:read("l")):gsub("\r$", "")
+  local headers = {}
+  while true do
+    local line = assert(conn:read("l")):gsub("\r$", "")
+    if line == "" then return request_line, headers end
+    local name, value = line:match("^([^:]+):%s*(.*)$")
+    headers[name:lower()] = value
+  end
+end
+
+describe("examples/http_get.lua against nginx", function()
+  local dir, nginx, port, www
+
+  lazy_setup(function()
+    dir = H.tmpdir()
+    www = dir .. "/www"
+    -- nginx's workers drop root privileges: they must be able to read.
+    assert(os.execute(("mkdir -p %s/chunked %s/tmp && chmod -R a+rX %s"):format(
+      q(www), q(dir), q(dir))))
+    local urandom = assert(io.open("/dev/urandom", "rb"))
+    write_file(www .. "/big.bin", urandom:read(3 * 1024 * 1024 + 17))
+    -- Text for SSI, which must find no "<!--#" directive in it: hex digits.
+    local text = urandom:read(1024 * 1024):gsub(".", function(c)
+      return ("%02x"):format(c:byte())
+    end)
+    urandom:close()
+    write_file(www .. "/chunked/big.html", text)
+    write_file(www .. "/index.html", "<p>index</p>\n")
+    write_file(www .. "/small.txt", "hello from nginx\n")
+    assert(os.execute("chmod -R a+rX " .. q(dir)))
+    port = dual_stack_port()
+    nginx = start_nginx(dir, port)
+  end)
+
+  lazy_teardown(function()
+    if nginx then stop_nginx(nginx) end
+    H.cleanup()
+  end)
+
+  it("downloads a few MB over IPv4, sized by Content-Length", function()
+    local out = H.tmpdir() .. "/big.bin"
+    local status, _, err = http_get(("http://127.0.0.1:%d/big.bin %s"):format(port, q(out)))
+    assert.are.equal(0, status, err)
+    assert.is_truthy(err:find("^HTTP/1%.1 200"))
+    assert.are.equal(sha256(www .. "/big.bin"), sha256(out))
+  end)
+
+  it("downloads over IPv6 with a bracketed literal in the URL", function()
+    local out = H.tmpdir() .. "/big.bin"
+    local status, _, err = http_get(("http://[::1]:%d/big.bin %s"):format(port, q(out)))
+    assert.are.equal(0, status, err)
+    assert.are.equal(sha256(www .. "/big.bin"), sha256(out))
+  end)
+
+  it("downloads a chunked body", function()
+    -- First make sure nginx does answer this one chunked.
+    local conn = assert(sockit.connect("127.0.0.1", port))
+    assert(conn:write("GET /chunked/big.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    local _, headers = read_request(conn)
+    conn:close()
+    assert.are.equal("chunked", headers["transfer-encoding"])
+    assert.is_nil(headers["content-length"])
+
+    local out = H.tmpdir() .. "/big.html"
+    local status, _, err = http_get(("http://[::1]:%d/chunked/big.html %s"):format(port, q(out)))
+    assert.are.equal(0, status, err)
+    assert.are.equal(sha256(www .. "/chunked/big.html"), sha256(out))
+  end)
+
+  it("writes the body to stdout without OUTFILE", function()
+    local status, out = http_get(("http://127.0.0.1:%d/small.txt"):format(port))
+    assert.are.equal(0, status)
+    assert.are.equal("hello from nginx\n", out)
+  end)
+
+  it("asks for / when the URL has no path", function()
+    local status, out = http_get(("http://127.0.0.1:%d"):format(port))
+    assert.are.equal(0, status)
+    assert.are.equal("<p>index</p>\n", out)
+  end)
+
+  it("exits 1 on 404 and still reports the status", function()
+    local status, _, err = http_get(("http://127.0.0.1:%d/missing"):format(port))
+    assert.are.equal(1, status)
+    assert.is_truthy(err:find("^HTTP/1%.1 404"))
+  end)
+end)
+
+describe("examples/http_get.lua against a scripted server", function()
+  after_each(H.cleanup)
+
+  -- Runs http_get on `url_path` against a server on `host` that answers
+  -- with `response`; gives status, stdout, stderr, request line, headers.
+  local function exchange(host, url_path, response)
+    local server = assert(sockit.listen(host, 0))
+    local _, port = server:address()
+    local authority = (host:find(":") and "[" .. host .. "]" or host) .. ":" .. port
+    local finish = background(q("http://" .. authority .. url_path))
+    local conn = assert(server:accept())
+    local request_line, headers = read_request(conn)
+    assert(conn:write(response))
+    conn:close()
+    server:close()
+    local status, out, err = finish()
+    return status, out, err, request_line, headers, authority
+  end
+
+  it("sends a correct HTTP/1.1 request", function()
+    local status, _, _, request_line, headers, authority = exchange("127.0.0.1", "/a/b?x=1&y=2",
+      "HTTP/1.1 204 No Content\r\n\r\n")
+    assert.are.equal(0, status)
+    assert.are.equal("GET /a/b?x=1&y=2 HTTP/1.1", request_line)
+    assert.are.equal(authority, headers.host)
+    assert.are.equal("close", headers.connection)
+  end)
+
+  it("sends the bracketed IPv6 literal in Host", function()
+    local status, _, _, _, headers, authority = exchange("::1", "/",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert.are.equal(0, status)
+    assert.are.equal(authority, headers.host)
+    assert.are.equal("[::1]:", headers.host:sub(1, 6))
+  end)
+
+  it("decodes chunks with extensions, upper-case sizes and trailers", function()
+    local status, out = exchange("127.0.0.1", "/", table.concat({
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "5\r\nhello\r\n",
+      "1;name=value\r\n \r\n",
+      "B\r\n\r\nline\0two\n\r\n",
+      "0000000003\r\n.\r\n\r\n",
+      "0\r\nX-Trailer: yes\r\n\r\n",
+    }))
+    assert.are.equal(0, status)
+    assert.are.equal("hello \r\nline\0two\n.\r\n", out)
+  end)
+
+  it("skips an interim 100 Continue response", function()
+    local status, out, err = exchange("127.0.0.1", "/", "HTTP/1.1 100 Continue\r\n\r\n"
+      .. "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody")
+    assert.are.equal(0, status)
+    assert.are.equal("body", out)
+    assert.are.equal("HTTP/1.1 200 OK\n", err)
+  end)
+
+  it("reads until the server closes when there is no length", function()
+    local status, out = exchange("127.0.0.1", "/",
+      "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil\r\nthe end\0")
+    assert.are.equal(0, status)
+    assert.are.equal("until\r\nthe end\0", out)
+  end)
+
+  it("handles an empty body", function()
+    local status, out = exchange("127.0.0.1", "/", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert.are.equal(0, status)
+    assert.are.equal("", out)
+  end)
+
+  it("exits 1 when the body is cut short", function()
+    local status = exchange("127.0.0.1", "/", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+    assert.are.equal(1, status)
+  end)
+
+  it("exits 1 on a malformed chunk size", function()
+    local status = exchange("127.0.0.1", "/",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+    assert.are.equal(1, status)
+  end)
+
+  it("exits 1 on something that is not HTTP", function()
+    local status = exchange("127.0.0.1", "/", "SSH-2.0-OpenSSH\r\n\r\n")
+    assert.are.equal(1, status)
+  end)
+end)
+
+describe("examples/http_get.lua failures", function()
+  after_each(H.cleanup)
+
+  it("exits 1 with ECONNREFUSED when nothing listens", function()
+    local status, _, err = http_get(("http://127.0.0.1:%d/"):format(H.freeport()))
+    assert.are.equal(1, status)
+    assert.is_truthy(err:find("ECONNREFUSED", 1, true))
+  end)
+
+  it("exits 1 on a URL it cannot fetch and 2 without one", function()
+    assert.are.equal(1, (http_get(q("https://127.0.0.1/"))))
+    assert.are.equal(1, (http_get(q("http://127.0.0.1:99999/"))))
+    assert.are.equal(2, (http_get("")))
+  end)
+end)
