@@ -227,7 +227,7 @@ static void checkkeys (lua_State *L, int t, const char *const names[]) {
 }
 
 
-static void checkhints (lua_State *L, int t, struct addrinfo *hints) {
+void sockit_checkhints (lua_State *L, int t, struct addrinfo *hints) {
   static const char *const keys[] = {"family", "type", "passive", "numeric",
                                      "canonname", NULL};
   memset(hints, 0, sizeof *hints);
@@ -247,7 +247,7 @@ static void checkhints (lua_State *L, int t, struct addrinfo *hints) {
 
 
 /* the service argument: nil, a port number, or a name */
-static const char *checkservice (lua_State *L, int arg) {
+const char *sockit_checkservice (lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return NULL;
   if (lua_type(L, arg) == LUA_TNUMBER) {
     lua_pushfstring(L, "%d", checkport(L, arg));
@@ -298,10 +298,10 @@ void sockit_pushaddrinfo (lua_State *L, const struct addrinfo *res) {
 /* getaddrinfo(host, service [, hints]) -> list of entries */
 static int l_getaddrinfo (lua_State *L) {
   const char *host = luaL_optstring(L, 1, NULL);
-  const char *service = checkservice(L, 2);
+  const char *service = sockit_checkservice(L, 2);
   struct addrinfo hints, **box;
   int err;
-  checkhints(L, 3, &hints);
+  sockit_checkhints(L, 3, &hints);
   box = newbox(L);
   err = getaddrinfo(host, service, &hints, box);
   if (err != 0) return sockit_gaifail(L, err, errno);

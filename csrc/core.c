@@ -26,6 +26,8 @@ LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_address_funcs(L);
   sockit_time_funcs(L);
   sockit_buffer_open(L);
+  sockit_poller_open(L);
+  sockit_resolve_open(L);
   lua_pushcfunction(L, sockit_strerror);
   lua_setfield(L, -2, "strerror");
   return 1;

@@ -77,6 +77,8 @@ int sockit_toaddr (lua_State *L, int arg, int family, int passive,
                    sockit_Addr *a, socklen_t *len);
 int sockit_pushaddr (lua_State *L, const sockit_Addr *a, socklen_t len);
 void sockit_pushaddrinfo (lua_State *L, const struct addrinfo *res);
+void sockit_checkhints (lua_State *L, int t, struct addrinfo *hints);
+const char *sockit_checkservice (lua_State *L, int arg);
 void sockit_address_methods (lua_State *L);
 void sockit_address_funcs (lua_State *L);
 
@@ -88,5 +90,12 @@ double sockit_now (void);
 double sockit_deadline (double timeout);
 int sockit_waitfd (int fd, int events, double deadline);
 void sockit_time_funcs (lua_State *L);
+
+/* poller.c */
+void sockit_poller_open (lua_State *L);
+
+/* resolve.c */
+int sockit_requestfd (lua_State *L, int arg);
+void sockit_resolve_open (lua_State *L);
 
 #endif

@@ -1,0 +1,224 @@
+/*
+** resolve.c: getaddrinfo without blocking the caller. Each request runs
+** getaddrinfo on a small detached thread, which signals an eventfd when
+** done; the scheduler watches that descriptor like a socket's.
+**
+** The job outlives its Lua handle when the handle is cancelled or
+** collected first: whichever of the two lets go last frees it.
+*/
+#include "sockit.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define STACK_SIZE  (256 * 1024)
+
+typedef struct Job {
+  pthread_mutex_t lock;
+  int refs;        /* the thread and the handle */
+  int done;
+  int efd;         /* eventfd, readable once done */
+  int gaierr, err;
+  struct addrinfo hints;
+  struct addrinfo *res;
+  char *host, *service;  /* copies: the Lua strings may be collected */
+} Job;
+
+typedef struct Request {
+  Job *job;        /* NULL once cancelled */
+} Request;
+
+
+static void freejob (Job *j) {
+  if (j->res != NULL) freeaddrinfo(j->res);
+  close(j->efd);
+  pthread_mutex_destroy(&j->lock);
+  free(j->host);
+  free(j->service);
+  free(j);
+}
+
+
+static void release (Job *j) {
+  int last;
+  pthread_mutex_lock(&j->lock);
+  last = --j->refs == 0;
+  pthread_mutex_unlock(&j->lock);
+  if (last) freejob(j);
+}
+
+
+static void *run (void *arg) {
+  Job *j = (Job *)arg;
+  struct addrinfo *res = NULL;
+  uint64_t one = 1;
+  int gaierr = getaddrinfo(j->host, j->service, &j->hints, &res);
+  int err = errno;
+  pthread_mutex_lock(&j->lock);
+  j->res = res;
+  j->gaierr = gaierr;
+  j->err = err;
+  j->done = 1;
+  pthread_mutex_unlock(&j->lock);
+  while (write(j->efd, &one, sizeof one) < 0 && errno == EINTR)
+    ;
+  release(j);
+  return NULL;
+}
+
+
+/*
+** A thread may still run this module's code after the Lua state is
+** closed and the module unloaded: pin the module in memory once.
+*/
+static void pinmodule (void) {
+  Dl_info info;
+  if (dladdr((void *)(size_t)pinmodule, &info) != 0 && info.dli_fname != NULL)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
+
+static char *dupstr (const char *s) {
+  char *d;
+  if (s == NULL) return NULL;
+  d = (char *)malloc(strlen(s) + 1);
+  if (d != NULL) strcpy(d, s);
+  return d;
+}
+
+
+static int newjob (Job **out, const char *host, const char *service,
+                   const struct addrinfo *hints) {
+  Job *j = (Job *)calloc(1, sizeof *j);
+  if (j == NULL) return ENOMEM;
+  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  j->host = dupstr(host);
+  j->service = dupstr(service);
+  if (j->efd < 0 || (host && !j->host) || (service && !j->service)) {
+    int err = j->efd < 0 ? errno : ENOMEM;
+    if (j->efd >= 0) close(j->efd);
+    free(j->host);
+    free(j->service);
+    free(j);
+    return err;
+  }
+  pthread_mutex_init(&j->lock, NULL);
+  j->hints = *hints;
+  j->refs = 2;
+  *out = j;
+  return 0;
+}
+
+
+static int start (Job *j) {
+  pthread_attr_t attr;
+  pthread_t t;
+  int err;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, STACK_SIZE);
+  err = pthread_create(&t, &attr, run, j);
+  pthread_attr_destroy(&attr);
+  return err;
+}
+
+
+/* resolve(host, service [, hints]) -> request */
+static int l_resolve (lua_State *L) {
+  const char *host = luaL_optstring(L, 1, NULL);
+  const char *service = sockit_checkservice(L, 2);
+  struct addrinfo hints;
+  Request *r;
+  int err;
+  sockit_checkhints(L, 3, &hints);
+  r = (Request *)lua_newuserdatauv(L, sizeof *r, 0);
+  r->job = NULL;
+  luaL_setmetatable(L, SOCKIT_REQUEST);
+  if ((err = newjob(&r->job, host, service, &hints)) != 0)
+    return sockit_fail(L, err);
+  pinmodule();
+  if ((err = start(r->job)) != 0) {
+    freejob(r->job);
+    r->job = NULL;
+    return sockit_fail(L, err);
+  }
+  return 1;
+}
+
+
+static Request *checkrequest (lua_State *L) {
+  return (Request *)luaL_checkudata(L, 1, SOCKIT_REQUEST);
+}
+
+
+/* the eventfd of the request at 'arg', -1 once cancelled */
+int sockit_requestfd (lua_State *L, int arg) {
+  Request *r = (Request *)luaL_checkudata(L, arg, SOCKIT_REQUEST);
+  return r->job != NULL ? r->job->efd : -1;
+}
+
+
+/* req:fileno() -> descriptor that becomes readable when done */
+static int l_fileno (lua_State *L) {
+  lua_pushinteger(L, sockit_requestfd(L, 1));
+  return 1;
+}
+
+
+/* req:result() -> list, or the fail tuple (EAGAIN while pending) */
+static int l_result (lua_State *L) {
+  Request *r = checkrequest(L);
+  Job *j = r->job;
+  int done;
+  if (j == NULL) return sockit_fail(L, ECANCELED);
+  pthread_mutex_lock(&j->lock);
+  done = j->done;
+  pthread_mutex_unlock(&j->lock);
+  if (!done) return sockit_fail(L, EAGAIN);
+  if (j->gaierr != 0) return sockit_gaifail(L, j->gaierr, j->err);
+  sockit_pushaddrinfo(L, j->res);
+  return 1;
+}
+
+
+/* req:cancel() -> true; also __gc. The thread finishes on its own. */
+static int l_cancel (lua_State *L) {
+  Request *r = checkrequest(L);
+  if (r->job != NULL) {
+    release(r->job);
+    r->job = NULL;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+static const luaL_Reg methods[] = {
+  {"fileno", l_fileno},
+  {"result", l_result},
+  {"cancel", l_cancel},
+  {NULL, NULL}
+};
+
+static const luaL_Reg metamethods[] = {
+  {"__gc", l_cancel},
+  {"__close", l_cancel},
+  {NULL, NULL}
+};
+
+
+void sockit_resolve_open (lua_State *L) {
+  luaL_newmetatable(L, SOCKIT_REQUEST);
+  luaL_setfuncs(L, metamethods, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, l_resolve);
+  lua_setfield(L, -2, "resolve");
+}
