@@ -27,7 +27,7 @@ ASAN_CC     ?= gcc
 SPECS       ?= spec
 WERROR      ?=
 
-export CC LUA
+export CC LUA LUA_INCDIR
 
 WARNINGS := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wcast-qual -Wpointer-arith
