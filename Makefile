@@ -26,6 +26,8 @@ LUAROCKS    ?= luarocks
 ASAN_CC     ?= gcc
 SPECS       ?= spec
 WERROR      ?=
+# resolve.c runs getaddrinfo on a thread (in libc itself since glibc 2.34)
+LIBS        ?= -pthread
 
 export CC LUA LUA_INCDIR
 

@@ -35,11 +35,15 @@ build = {
         "csrc/errors.c",
         "csrc/io.c",
         "csrc/options.c",
+        "csrc/poller.c",
+        "csrc/resolve.c",
         "csrc/socket.c",
         "csrc/time.c",
       },
       defines = { "_GNU_SOURCE" },
       incdirs = { "csrc" },
+      -- the resolver thread (part of libc since glibc 2.34, harmless there)
+      libraries = { "pthread" },
     },
   },
 }
