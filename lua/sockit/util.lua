@@ -1,0 +1,139 @@
+-- sockit.util: argument checks and small helpers shared by the sockit
+-- modules (internal).
+--
+-- Programmer errors raise in the style of luaL_argerror, at the line of
+-- the caller: the first stack level whose code is not one of the sockit
+-- modules, however deep inside them the check ran. Argument numbers count
+-- from the first argument after `self`, as the C library does for methods.
+
+local getinfo = debug.getinfo
+local math_type = math.type
+
+local util = {}
+
+-- the directory of the sockit modules, as debug.getinfo shows sources
+local here = getinfo(1, "S").source
+local dir = here:match("^@(.*[/\\])[^/\\]*$")
+
+-- the error level of the nearest caller outside the sockit modules
+local function callerlevel()
+  local level = 3  -- the caller of the function that called this one
+  while dir do
+    local info = getinfo(level, "S")
+    if info == nil then return 1 end
+    local src = info.source
+    if info.what ~= "C" and src:sub(2, #dir + 1) ~= dir then break end
+    level = level + 1
+  end
+  return level - 1
+end
+
+-- error(msg) raised at the caller's line (see above)
+function util.error(msg)
+  error(msg, callerlevel())
+end
+
+-- argerror(arg, fname, msg): raises "bad argument #arg to 'fname' (msg)"
+function util.argerror(arg, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(arg, fname, msg),
+        callerlevel())
+end
+local argerror = util.argerror
+
+local function typeerror(v, arg, fname, expected)
+  argerror(arg, fname, ("%s expected, got %s"):format(expected,
+           v == nil and "no value" or type(v)))
+end
+
+-- string(v, arg, fname) -> v, a string (numbers are not converted)
+function util.string(v, arg, fname)
+  if type(v) ~= "string" then typeerror(v, arg, fname, "string") end
+  return v
+end
+
+-- integer(v, arg, fname [, min [, max]]) -> v, an integer in [min, max]
+function util.integer(v, arg, fname, min, max)
+  if math_type(v) ~= "integer" then
+    if math_type(v) == "float" then
+      argerror(arg, fname, "number has no integer representation")
+    end
+    typeerror(v, arg, fname, "integer")
+  end
+  if (min and v < min) or (max and v > max) then
+    argerror(arg, fname, "value out of range")
+  end
+  return v
+end
+
+-- opts(v, arg, fname) -> v or an empty table
+function util.opts(v, arg, fname)
+  if v == nil then return {} end
+  if type(v) ~= "table" then typeerror(v, arg, fname, "table") end
+  return v
+end
+
+-- option(opts, key, kind, arg, fname): checks opts[key] is nil or of `kind`
+-- ("string", "number", "boolean", "table", "integer"); returns it.
+function util.option(opts, key, kind, arg, fname)
+  local v = opts[key]
+  if v == nil then return nil end
+  local ok
+  if kind == "integer" then ok = math_type(v) == "integer"
+  else ok = type(v) == kind end
+  if not ok then
+    argerror(arg, fname, ("option '%s': %s expected, got %s"):format(
+             key, kind, type(v)))
+  end
+  return v
+end
+
+-- family(opts, arg, fname) -> nil, "inet" or "inet6"
+function util.family(opts, arg, fname)
+  local f = util.option(opts, "family", "string", arg, fname)
+  if f ~= nil and f ~= "inet" and f ~= "inet6" then
+    argerror(arg, fname, ("option 'family': invalid value '%s'"):format(f))
+  end
+  return f
+end
+
+-- port(v, arg, fname) -> v: an integer 0..65535 or a service name
+function util.port(v, arg, fname)
+  if type(v) == "string" then return v end
+  if math_type(v) ~= "integer" then
+    typeerror(v, arg, fname, "port number or service name")
+  end
+  if v < 0 or v > 65535 then argerror(arg, fname, "port out of range") end
+  return v
+end
+
+-- timeout(v, arg, fname) -> nil (block) or seconds >= 0; negative is nil
+function util.timeout(v, arg, fname)
+  if v == nil then return nil end
+  if type(v) ~= "number" then typeerror(v, arg, fname, "number") end
+  if v ~= v then argerror(arg, fname, "timeout is NaN") end
+  if v < 0 then return nil end
+  return v
+end
+
+-- address(v, arg, fname, key) -> host, port from an option {host, port}
+function util.address(v, arg, fname, key)
+  if type(v) ~= "table" or type(v[1]) ~= "string"
+     or (math_type(v[2]) ~= "integer" and type(v[2]) ~= "string") then
+    argerror(arg, fname, ("option '%s': {host, port} expected"):format(key))
+  end
+  if math_type(v[2]) == "integer" and (v[2] < 0 or v[2] > 65535) then
+    argerror(arg, fname, ("option '%s': port out of range"):format(key))
+  end
+  return v[1], v[2]
+end
+
+-- host(h) -> h, with an IPv4 address seen through an IPv6 socket
+-- (::ffff:127.0.0.1) shown as the IPv4 address itself
+function util.host(h)
+  if type(h) == "string" and h:find("^::[fF][fF][fF][fF]:") then
+    return h:match("^::[fF][fF][fF][fF]:(%d+%.%d+%.%d+%.%d+)$") or h
+  end
+  return h
+end
+
+return util
