@@ -1,0 +1,158 @@
+-- sockit: sockets for Lua scripts, on top of sockit.core.
+--
+--   local sockit = require("sockit")
+--   local conn = assert(sockit.connect("example.org", 80, {timeout = 10}))
+--   conn:write("HEAD / HTTP/1.0\r\nHost: example.org\r\n\r\n")
+--   print(conn:read("l"))
+--
+-- Network failures return nil, message, code (code as "ECONNREFUSED");
+-- wrong arguments raise.
+
+local core = require("sockit.core")
+local server = require("sockit.server")
+local stream = require("sockit.stream")
+local udp = require("sockit.udp")
+local util = require("sockit.util")
+local wait = require("sockit.wait")
+
+local sockit = {}
+
+-- options a stream takes: timeout (seconds, nil blocks) and maxline
+local function streamopts(opts, arg, fname)
+  local maxline = util.option(opts, "maxline", "integer", arg, fname)
+  if maxline and maxline < 1 then
+    util.argerror(arg, fname, "option 'maxline': value out of range")
+  end
+  local timeout = util.option(opts, "timeout", "number", arg, fname)
+  return util.timeout(timeout, arg, fname), maxline
+end
+
+-- the options of connect and connect_unix: timeout 0 is an error there
+local function connectopts(opts, fname)
+  local timeout, maxline = streamopts(opts, 3, fname)
+  if timeout == 0 then
+    util.argerror(3, fname, "option 'timeout': must be nil or above 0")
+  end
+  return timeout, maxline
+end
+
+-- one attempt to connect sock to address a -> true or the fail tuple
+local function attempt(sock, a, opts, deadline)
+  local ok, msg, code = true, nil, nil
+  if opts.nodelay ~= false then
+    ok, msg, code = core.setoption(sock, "nodelay", true)
+  end
+  if ok and opts.bind then
+    ok, msg, code = core.bind(sock, opts.bind[1], opts.bind[2])
+  end
+  if ok then
+    ok, msg, code = wait.call(sock, core.connect, deadline, a.host, a.port)
+  end
+  return ok, msg, code
+end
+
+-- sockit.connect(host, port [, opts]) -> stream, or the fail of the last
+-- address tried. opts: timeout (one deadline for the lookup and every
+-- attempt, then the stream's timeout), family, nodelay (default true),
+-- bind = {host, port}, maxline.
+function sockit.connect(host, port, opts)
+  util.string(host, 1, "connect")
+  util.port(port, 2, "connect")
+  opts = util.opts(opts, 3, "connect")
+  local timeout, maxline = connectopts(opts, "connect")
+  local family = util.family(opts, 3, "connect")
+  util.option(opts, "nodelay", "boolean", 3, "connect")
+  if opts.bind ~= nil then util.address(opts.bind, 3, "connect", "bind") end
+  local deadline = wait.deadline(timeout)
+  local list, msg, code = wait.resolve(host, port,
+    {type = "stream", family = family}, deadline)
+  if not list then return nil, msg, code end
+  for _, a in ipairs(list) do
+    local sock
+    sock, msg, code = core.socket(a.family, "stream")
+    if sock then
+      local ok
+      ok, msg, code = attempt(sock, a, opts, deadline)
+      if ok then return stream.new(sock, timeout, maxline) end
+      core.close(sock)
+      if code == "ETIMEDOUT" then break end
+    end
+  end
+  return nil, msg, code
+end
+
+-- sockit.connect_unix(path [, opts]) -> stream; opts: timeout, maxline
+function sockit.connect_unix(path, opts)
+  util.string(path, 1, "connect_unix")
+  opts = util.opts(opts, 2, "connect_unix")
+  local timeout, maxline = connectopts(opts, "connect_unix")
+  local sock, msg, code = core.socket("unix", "stream")
+  if not sock then return nil, msg, code end
+  local ok
+  ok, msg, code = wait.call(sock, core.connect, wait.deadline(timeout), path)
+  if not ok then
+    core.close(sock)
+    return nil, msg, code
+  end
+  return stream.new(sock, timeout, maxline)
+end
+
+-- the options of listen and listen_unix (argument arg)
+local function serveropts(opts, arg, fname)
+  local backlog = util.option(opts, "backlog", "integer", arg, fname)
+  if backlog and backlog < 0 then
+    util.argerror(arg, fname, "option 'backlog': value out of range")
+  end
+  util.option(opts, "nodelay", "boolean", arg, fname)
+  util.option(opts, "reuseaddr", "boolean", arg, fname)
+  util.option(opts, "unlink", "boolean", arg, fname)
+  streamopts(opts, arg, fname)
+end
+
+-- sockit.listen(host, port [, opts]) -> server. host "*" is every
+-- address, IPv6 and IPv4; port 0 picks a free port. opts: backlog,
+-- family, reuseaddr (default true), nodelay and maxline for the accepted
+-- streams.
+function sockit.listen(host, port, opts)
+  util.string(host, 1, "listen")
+  util.port(port, 2, "listen")
+  opts = util.opts(opts, 3, "listen")
+  serveropts(opts, 3, "listen")
+  return server.listen(host, port, opts, util.family(opts, 3, "listen"))
+end
+
+-- sockit.listen_unix(path [, opts]) -> server. opts: backlog, maxline,
+-- unlink (remove a stale socket file first)
+function sockit.listen_unix(path, opts)
+  util.string(path, 1, "listen_unix")
+  opts = util.opts(opts, 2, "listen_unix")
+  serveropts(opts, 2, "listen_unix")
+  return server.listen_unix(path, opts)
+end
+
+-- sockit.udp([opts]) -> datagram socket. opts: bind = {host, port},
+-- connect = {host, port}, family
+function sockit.udp(opts)
+  opts = util.opts(opts, 1, "udp")
+  local family = util.family(opts, 1, "udp")
+  if opts.bind ~= nil then util.address(opts.bind, 1, "udp", "bind") end
+  if opts.connect ~= nil then
+    util.address(opts.connect, 1, "udp", "connect")
+  end
+  return udp.open(family, opts.bind, opts.connect)
+end
+
+-- sockit.stream(sock [, opts]) -> stream owning sock, a connected
+-- sockit.core socket; opts: timeout, maxline
+function sockit.stream(sock, opts)
+  local t = sock ~= nil and core.type(sock)
+  if not t then
+    util.argerror(1, "stream", "sockit.socket expected, got " .. type(sock))
+  elseif t ~= "socket" then
+    util.argerror(1, "stream", "attempt to use a closed socket")
+  end
+  opts = util.opts(opts, 2, "stream")
+  return stream.new(sock, streamopts(opts, 2, "stream"))
+end
+
+return sockit

@@ -1,0 +1,162 @@
+-- sockit.server: listening sockets (TCP and Unix) and the Server object.
+
+local core = require("sockit.core")
+local stream = require("sockit.stream")
+local util = require("sockit.util")
+local wait = require("sockit.wait")
+
+local methods = {}
+local mt = {__index = methods, __name = "sockit.server"}
+
+local M = {}
+
+local function check(self, fname)
+  if getmetatable(self) ~= mt then
+    util.error(("calling '%s' on bad self (sockit.server expected, got %s)")
+               :format(fname, type(self)))
+  end
+  if self.closed then util.error("attempt to use a closed server") end
+end
+
+-- new(sock, opts) -> a server owning the listening sock; opts.nodelay and
+-- opts.maxline apply to the streams it accepts
+local function new(sock, opts)
+  local tcp = core.getoption(sock, "family") ~= "unix"
+  return setmetatable({socket = sock, closed = false, timeout = nil,
+                       nodelay = tcp and opts.nodelay ~= false,
+                       maxline = opts.maxline}, mt)
+end
+
+-- server:accept() -> stream, host, port / stream, path
+function methods:accept()
+  check(self, "accept")
+  local sock, host, port = wait.call(self.socket, core.accept,
+                                     wait.deadline(self.timeout))
+  if not sock then return nil, host, port end
+  -- a refused option leaves the connection as usable as before
+  if self.nodelay then core.setoption(sock, "nodelay", true) end
+  return stream.new(sock, nil, self.maxline), util.host(host), port
+end
+
+-- server:address() -> host, port / path
+function methods:address()
+  check(self, "address")
+  return stream.address(core.getsockname(self.socket))
+end
+
+-- server:settimeout(t) -> server; the time accept may wait
+function methods:settimeout(t)
+  check(self, "settimeout")
+  self.timeout = util.timeout(t, 1, "settimeout")
+  return self
+end
+
+-- server:close() -> true; closing twice is fine
+function methods:close()
+  if getmetatable(self) ~= mt then check(self, "close") end
+  if not self.closed then
+    self.closed = true
+    core.close(self.socket)
+  end
+  return true
+end
+
+mt.__close = function(self) methods.close(self) end
+
+mt.__tostring = function(self)
+  if self.closed then return "sockit.server (closed)" end
+  return ("sockit.server (fd %d)"):format(core.fileno(self.socket))
+end
+
+
+-- bind and listen a new socket of `family`; v6only sets ipv6only when
+-- not nil. -> socket or the fail tuple
+local function open(family, host, port, opts, v6only)
+  local sock, msg, code = core.socket(family, "stream")
+  if not sock then return nil, msg, code end
+  local ok = true
+  if opts.reuseaddr ~= false then
+    ok, msg, code = core.setoption(sock, "reuseaddr", true)
+  end
+  if ok and v6only ~= nil then
+    ok, msg, code = core.setoption(sock, "ipv6only", v6only)
+  end
+  if ok then ok, msg, code = core.bind(sock, host, port) end
+  if ok then ok, msg, code = core.listen(sock, opts.backlog) end
+  if ok then return sock end
+  core.close(sock)
+  return nil, msg, code
+end
+
+-- the port number of a service name ("http", "8080")
+local function portnumber(port)
+  if math.type(port) == "integer" then return port end
+  local list, msg, code = core.getaddrinfo(nil, port,
+    {type = "stream", passive = true, family = "inet"})
+  if not list then return nil, msg, code end
+  return list[1].port
+end
+
+-- "*": IPv6 taking IPv4 clients too, or IPv4 where there is no IPv6
+local function wildcard(port, opts, family)
+  if family then
+    return open(family, "*", port, opts, family == "inet6" or nil)
+  end
+  local sock, msg, code = open("inet6", "*", port, opts, false)
+  if sock or (code ~= "EAFNOSUPPORT" and code ~= "EADDRNOTAVAIL") then
+    return sock, msg, code
+  end
+  return open("inet", "*", port, opts)
+end
+
+-- listen(host, port, opts, family) -> server or the fail tuple;
+-- the arguments are checked by the caller
+function M.listen(host, port, opts, family)
+  local sock, msg, code
+  if host == "*" then
+    port, msg, code = portnumber(port)
+    if not port then return nil, msg, code end
+    sock, msg, code = wildcard(port, opts, family)
+  else
+    local list
+    list, msg, code = wait.resolve(host, port,
+      {type = "stream", passive = true, family = family}, nil)
+    if not list then return nil, msg, code end
+    for _, a in ipairs(list) do
+      sock, msg, code = open(a.family, a.host, a.port, opts)
+      if sock then break end
+    end
+  end
+  if not sock then return nil, msg, code end
+  return new(sock, opts)
+end
+
+-- A stale socket file refuses connections; a live server answers (or is
+-- busy: EAGAIN) and keeps its file.
+local function removestale(path)
+  local probe = core.socket("unix", "stream")
+  if not probe then return end
+  core.settimeout(probe, 0)
+  local _, _, code = core.connect(probe, path)
+  core.close(probe)
+  if code == "ECONNREFUSED" then os.remove(path) end
+end
+
+-- listen_unix(path, opts) -> server or the fail tuple
+function M.listen_unix(path, opts)
+  if opts.unlink and path:byte(1) ~= 0 then removestale(path) end
+  local sock, msg, code = core.socket("unix", "stream")
+  if not sock then return nil, msg, code end
+  local ok
+  ok, msg, code = core.bind(sock, path)
+  if ok then ok, msg, code = core.listen(sock, opts.backlog) end
+  if not ok then
+    core.close(sock)
+    return nil, msg, code
+  end
+  return new(sock, opts)
+end
+
+M.metatable = mt
+
+return M
