@@ -28,10 +28,10 @@ local function streamopts(opts, arg, fname)
 end
 
 -- the options of connect and connect_unix: timeout 0 is an error there
-local function connectopts(opts, fname)
-  local timeout, maxline = streamopts(opts, 3, fname)
+local function connectopts(opts, arg, fname)
+  local timeout, maxline = streamopts(opts, arg, fname)
   if timeout == 0 then
-    util.argerror(3, fname, "option 'timeout': must be nil or above 0")
+    util.argerror(arg, fname, "option 'timeout': must be nil or above 0")
   end
   return timeout, maxline
 end
@@ -59,7 +59,7 @@ function sockit.connect(host, port, opts)
   util.string(host, 1, "connect")
   util.port(port, 2, "connect")
   opts = util.opts(opts, 3, "connect")
-  local timeout, maxline = connectopts(opts, "connect")
+  local timeout, maxline = connectopts(opts, 3, "connect")
   local family = util.family(opts, 3, "connect")
   util.option(opts, "nodelay", "boolean", 3, "connect")
   if opts.bind ~= nil then util.address(opts.bind, 3, "connect", "bind") end
@@ -83,9 +83,9 @@ end
 
 -- sockit.connect_unix(path [, opts]) -> stream; opts: timeout, maxline
 function sockit.connect_unix(path, opts)
-  util.string(path, 1, "connect_unix")
+  util.path(path, 1, "connect_unix")
   opts = util.opts(opts, 2, "connect_unix")
-  local timeout, maxline = connectopts(opts, "connect_unix")
+  local timeout, maxline = connectopts(opts, 2, "connect_unix")
   local sock, msg, code = core.socket("unix", "stream")
   if not sock then return nil, msg, code end
   local ok
@@ -124,7 +124,7 @@ end
 -- sockit.listen_unix(path [, opts]) -> server. opts: backlog, maxline,
 -- unlink (remove a stale socket file first)
 function sockit.listen_unix(path, opts)
-  util.string(path, 1, "listen_unix")
+  util.path(path, 1, "listen_unix")
   opts = util.opts(opts, 2, "listen_unix")
   serveropts(opts, 2, "listen_unix")
   return server.listen_unix(path, opts)

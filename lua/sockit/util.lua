@@ -106,6 +106,17 @@ function util.port(v, arg, fname)
   return v
 end
 
+-- path(v, arg, fname) -> v, a Unix socket path that fits sun_path; a
+-- leading zero byte names the abstract namespace
+function util.path(v, arg, fname)
+  util.string(v, arg, fname)
+  if #v > 108 then argerror(arg, fname, "path too long") end
+  if v:find("\0", 2, true) then
+    argerror(arg, fname, "path contains a zero byte")
+  end
+  return v
+end
+
 -- timeout(v, arg, fname) -> nil (block) or seconds >= 0; negative is nil
 function util.timeout(v, arg, fname)
   if v == nil then return nil end
