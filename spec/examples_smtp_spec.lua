@@ -259,6 +259,16 @@ describe("examples/smtp_sink.lua", function()
     assert.is_nil(conn:read("l"))
   end)
 
+  it("answers a line over the stream's line limit with 500 and hangs up", function()
+    assert(conn:write(("x"):rep(100000), "\r\n"))
+    assert.are.equal(500, (reply(conn)))
+    -- The sink closes with part of the line unread, so the kernel may end
+    -- the connection with a reset rather than a clean end of stream.
+    local line, _, code = conn:read("l")
+    assert.is_nil(line)
+    assert.is_true(code == nil or code == "ECONNRESET")
+  end)
+
   it("stores a pipelined message with its envelope, dots unstuffed", function()
     -- All commands in one write: the sink must answer them in order.
     assert(conn:write("EHLO client.example\r\n",
