@@ -45,5 +45,11 @@ build = {
       -- the resolver thread (part of libc since glibc 2.34, harmless there)
       libraries = { "pthread" },
     },
+    ["sockit"] = "lua/sockit/init.lua",
+    ["sockit.server"] = "lua/sockit/server.lua",
+    ["sockit.stream"] = "lua/sockit/stream.lua",
+    ["sockit.udp"] = "lua/sockit/udp.lua",
+    ["sockit.util"] = "lua/sockit/util.lua",
+    ["sockit.wait"] = "lua/sockit/wait.lua",
   },
 }
