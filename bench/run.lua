@@ -4,6 +4,7 @@
 --   QUICK=1             a smoke pass: tiny sizes, one round
 --   OUT=path            where the JSON goes (default bench/results.json)
 --   CC=cc               the compiler for bench/baseline.c
+--   ONLY=pattern        only the benchmarks whose group matches, e.g. "lines"
 --
 -- Every side of a benchmark is its own process (baseline.c,
 -- sockit_peer.lua, luasocket_peer.lua), pinned with taskset, talking over
@@ -265,6 +266,21 @@ table.insert(rows, {measure = "memory per idle `Stream` (with its socket)",
 table.insert(rows, {measure = "UDP datagrams, 512 bytes, `sockit.udp`",
   group = "udp", contender = "sockit", baseline = "luasocket", higher = true,
   target = 1.5, fmt = {unit = "datagrams/s", scale = 1e3, suffix = " k/s"}})
+
+-- ONLY=pattern keeps the groups whose name matches (a Lua pattern)
+local function keep(list, match)
+  local out = {}
+  for _, x in ipairs(list) do
+    if match(x) then out[#out + 1] = x end
+  end
+  return out
+end
+
+local ONLY = env("ONLY", nil)
+if ONLY then
+  groups = keep(groups, function(g) return g.name:find(ONLY) end)
+  rows = keep(rows, function(row) return row.group:find(ONLY) end)
+end
 
 -- Running -----------------------------------------------------------------
 

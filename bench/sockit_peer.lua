@@ -143,7 +143,7 @@ end
 -- udpsink udp COUNT SIZE: count datagrams until 0.3 s without one
 function roles.udpsink(_, size)
   local u = assert(require("sockit").udp({bind = {"127.0.0.1", 0}}))
-  tellport(select(2, u.socket:getsockname()))
+  tellport(select(2, u:sockname()))
   assert(u:recvfrom(size))
   local t0, c0, t1, got = now(), os.clock(), 0, 1
   u:settimeout(0.3)
