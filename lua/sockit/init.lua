@@ -75,7 +75,8 @@ function sockit.connect(host, port, opts)
       ok, msg, code = attempt(sock, a, opts, deadline)
       if ok then return stream.new(sock, timeout, maxline) end
       core.close(sock)
-      if code == "ETIMEDOUT" then break end
+      -- the next address would fail the same way
+      if deadline and core.monotime() >= deadline then break end
     end
   end
   return nil, msg, code

@@ -30,8 +30,7 @@ end
 -- server:accept() -> stream, host, port / stream, path
 function methods:accept()
   check(self, "accept")
-  local sock, host, port = wait.call(self.socket, core.accept,
-                                     wait.deadline(self.timeout))
+  local sock, host, port = wait.once(self.socket, core.accept, self.timeout)
   if not sock then return nil, host, port end
   -- a refused option leaves the connection as usable as before
   if self.nodelay then core.setoption(sock, "nodelay", true) end

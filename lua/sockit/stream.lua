@@ -52,7 +52,8 @@ end
 -- formats of the call stopped, its format argument and the deadline, and
 -- returns one of
 --   true, value, offset     the format's value and the offset after it
---   true, nil, offset       end of stream: the call stops, as file:read
+--   true, nil, offset       no value (end of stream; for "n", no numeral
+--                           either): the call stops there, as file:read
 --   nil, msg, code          a failure: the call returns it
 -- Only fill, keep and finish move bytes within the buffer, and they keep
 -- every byte after `pos`, so offsets stay valid across them.
@@ -128,6 +129,8 @@ local function readdirect(self, off, n, deadline, more)
                                  min(n - got, RECVMAX))
     if not data then return keep(self, parts, msg, code) end
     if data == "" then break end
+    -- one receive gave it all: no copy into a joined string
+    if #data == n then return finish(self, off, data, more) end
     parts[#parts + 1] = data
     got = got + #data
   end
@@ -311,17 +314,21 @@ end
 -- stream:read(...) -> one value per format ("l", "L", "a", "n", counts;
 -- "l" without any), or nil, msg, code consuming nothing
 function methods:read(...)
-  check(self, "read")
-  local n = select("#", ...)
-  if n == 0 or (n == 1 and (...) == "l") then
+  local fmt = ...
+  -- the hot case first: read("l") with the line buffered. A closed
+  -- stream's buffer is empty and a bad self has none, so their checks
+  -- wait for the slow path.
+  if fmt == "l" and select("#", ...) == 1 then
     local buf, pos = self.buf, self.pos
-    local e = find(buf, "\n", pos, true)
+    local e = buf and find(buf, "\n", pos, true)
     if e and e - pos <= self.maxline then
       self.pos = e + 1
       return sub(buf, pos, e - 1)
     end
-    return readformats(self, 1, "l")
   end
+  check(self, "read")
+  local n = select("#", ...)
+  if n == 0 then return readformats(self, 1, "l") end
   checkformats("read", n, ...)
   return readformats(self, n, ...)
 end
@@ -337,7 +344,7 @@ function methods:read_some(n)
     commit(self, e - pos + 1)
     return sub(buf, pos, e)
   end
-  local data, msg, code = call(self.socket, recv, deadline_of(self.timeout), n)
+  local data, msg, code = wait.once(self.socket, recv, self.timeout, n)
   if not data then return nil, msg, code end
   if data == "" then return nil end
   return data
@@ -357,7 +364,11 @@ function methods:lines(...)
   check(self, "lines")
   local n = select("#", ...)
   if n == 0 then
-    return function() return raising(self:read()) end
+    return function()
+      local line, msg, code = self:read("l")
+      if line == nil and msg then raising(nil, msg, code) end
+      return line
+    end
   end
   checkformats("lines", n, ...)
   local fmts = pack(...)

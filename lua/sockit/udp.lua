@@ -7,6 +7,8 @@ local wait = require("sockit.wait")
 
 local math_type = math.type
 local address = stream.address
+local recvfrom, sendto = core.recvfrom, core.sendto
+local once = wait.once
 
 local MAXDATAGRAM = 65536  -- recv and recvfrom without a size
 
@@ -46,22 +48,24 @@ end
 -- udp:sendto(data, host, port) -> bytes sent; host may be a name, port a
 -- service name
 function methods:sendto(data, host, port)
-  check(self, "sendto")
-  checkdata(data, "sendto")
-  util.string(host, 2, "sendto")
-  util.port(port, 3, "sendto")
-  local deadline = wait.deadline(self.timeout)
-  if math_type(port) == "integer" then
-    local n, msg, code = wait.call(self.socket, core.sendto, deadline,
-                                   data, host, port)
+  -- checks inline where they pass: this runs once per datagram
+  if getmetatable(self) ~= mt or self.closed then check(self, "sendto") end
+  if type(data) ~= "string" then checkdata(data, "sendto") end
+  if type(host) ~= "string" then util.string(host, 2, "sendto") end
+  local numeric = math_type(port) == "integer" and port >= 0 and port <= 65535
+  if not numeric then util.port(port, 3, "sendto") end
+  local timeout = self.timeout
+  if numeric then
+    local n, msg, code = once(self.socket, sendto, timeout, data, host, port)
     if n or code ~= "EAI_NONAME" then return n, msg, code end
   end
   local h, p, code = lookup(self, host, port)
   if not h then return nil, p, code end
-  return wait.call(self.socket, core.sendto, deadline, data, h, p)
+  return once(self.socket, sendto, timeout, data, h, p)
 end
 
-local function from(data, host, ...)
+-- IPv4 senders reach a dual-stack socket as ::ffff:a.b.c.d
+local function unmapped(data, host, ...)
   if data == nil then return data, host, ... end
   return data, util.host(host), ...
 end
@@ -69,24 +73,26 @@ end
 -- udp:recvfrom([n]) -> data, host, port [, true when the datagram was
 -- longer than n and was cut]
 function methods:recvfrom(n)
-  check(self, "recvfrom")
-  n = checksize(n, "recvfrom")
-  return from(wait.call(self.socket, core.recvfrom,
-                        wait.deadline(self.timeout), n))
+  if getmetatable(self) ~= mt or self.closed then check(self, "recvfrom") end
+  if math_type(n) ~= "integer" or n < 1 then n = checksize(n, "recvfrom") end
+  if self.dual then
+    return unmapped(once(self.socket, recvfrom, self.timeout, n))
+  end
+  return once(self.socket, recvfrom, self.timeout, n)
 end
 
 -- udp:send(data) -> bytes sent, to the peer fixed by opts.connect
 function methods:send(data)
   check(self, "send")
   checkdata(data, "send")
-  return wait.call(self.socket, core.send, wait.deadline(self.timeout), data)
+  return once(self.socket, core.send, self.timeout, data)
 end
 
 -- udp:recv([n]) -> data, from the peer fixed by opts.connect
 function methods:recv(n)
   check(self, "recv")
   n = checksize(n, "recv")
-  return wait.call(self.socket, core.recv, wait.deadline(self.timeout), n)
+  return once(self.socket, core.recv, self.timeout, n)
 end
 
 -- udp:settimeout(t) -> udp
@@ -196,7 +202,7 @@ function M.open(family, bind, connect)
     return nil, msg, code
   end
   return setmetatable({socket = sock, closed = false, timeout = nil,
-                       hint = hint}, mt)
+                       hint = hint, dual = hint == nil}, mt)
 end
 
 M.metatable = mt

@@ -64,6 +64,14 @@ function wait.call(sock, op, deadline, ...)
   return op(sock, ...)
 end
 
+-- once(sock, op, timeout, ...) -> op(sock, ...) with the socket's timeout
+-- set to timeout: for a call that is one core call, whose timeout is then
+-- its deadline (nil waits forever, 0 never waits)
+function wait.once(sock, op, timeout, ...)
+  settimeout(sock, timeout)
+  return op(sock, ...)
+end
+
 -- ready(sock, events, deadline) -> true or the fail tuple
 local function ready(sock, events, deadline)
   local t, passed = left(deadline)
