@@ -51,12 +51,17 @@ local function full_listener()
   error("the accept queue of a backlog-0 listener never filled")
 end
 
+-- System tools run without a preloaded sanitizer runtime (make asan sets
+-- LD_PRELOAD for the Lua processes only).
+local PLAIN = "env -u LD_PRELOAD "
+
 local function shell_ok(cmd)
   return os.execute(cmd .. " >/dev/null 2>&1") == true
 end
 
-local namespaces = shell_ok("unshare -m true")
-local netns = namespaces and shell_ok("unshare -mn sh -c 'ip link set lo up'")
+local namespaces = shell_ok(PLAIN .. "unshare -m true")
+local netns = namespaces and
+  shell_ok(PLAIN .. "unshare -mn " .. PLAIN .. "ip link set lo up")
 
 -- Starts `code` in a child lua5.4 in a new mount namespace (and a new
 -- network namespace with only loopback up when `net`), where each file of
@@ -64,7 +69,7 @@ local netns = namespaces and shell_ok("unshare -mn sh -c 'ip link set lo up'")
 local function spawn_isolated(code, files, args, net)
   local dir = H.tmpdir()
   local cmds = {}
-  if net then cmds[#cmds + 1] = "ip link set lo up" end
+  if net then cmds[#cmds + 1] = PLAIN .. "ip link set lo up" end
   local i = 0
   for target, text in pairs(files) do
     i = i + 1
@@ -72,19 +77,21 @@ local function spawn_isolated(code, files, args, net)
     local f = assert(io.open(path, "w"))
     f:write(text)
     f:close()
-    cmds[#cmds + 1] = "mount --bind " .. H.quote(path) .. " " .. H.quote(target)
+    cmds[#cmds + 1] = PLAIN .. "mount --bind " .. H.quote(path) .. " "
+      .. H.quote(target)
   end
   local script = dir .. "/child.lua"
   local f = assert(io.open(script, "w"))
   f:write(code)
   f:close()
-  local run = {"exec env", "LUA_PATH=" .. H.quote(H.LUA_PATH),
+  local run = {"exec env", "LD_PRELOAD=" .. H.quote(os.getenv("LD_PRELOAD") or ""),
+               "LUA_PATH=" .. H.quote(H.LUA_PATH),
                "LUA_CPATH=" .. H.quote(H.LUA_CPATH), "LUA_INIT=",
                H.quote(H.lua), H.quote(script)}
   for _, a in ipairs(args or {}) do run[#run + 1] = H.quote(a) end
   cmds[#cmds + 1] = table.concat(run, " ")
-  local cmd = ("unshare %s sh -c %s 2>&1"):format(net and "-mn" or "-m",
-                                                  H.quote(table.concat(cmds, " && ")))
+  local cmd = ("%sunshare %s sh -c %s 2>&1"):format(PLAIN,
+    net and "-mn" or "-m", H.quote(table.concat(cmds, " && ")))
   return assert(io.popen(cmd))
 end
 

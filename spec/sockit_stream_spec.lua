@@ -231,6 +231,7 @@ describe("stream:read", function()
       end
       s:close()
     ]], {port})
+    l:settimeout(10)  -- a safety net if the child fails: it connects at once
     local c = assert(l:accept())
     l:close()
     local s = sockit.stream(c)
@@ -487,6 +488,7 @@ describe("stream:write", function()
       assert(s:write(data))
       s:close()
     ]], {port})
+    srv:settimeout(10)  -- a safety net if the child fails: it connects at once
     local conn = assert(srv:accept())
     finally(function() conn:close() end)
     local data = H.bytes(10 * 1024 * 1024, 3)
