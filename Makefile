@@ -55,6 +55,10 @@ LINK = $(CC) $(LIBFLAG) -o $@ $^ $(LDFLAGS) $(LIBS)
 # Specs and programs run from the work tree with these paths.
 RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
 
+# Specs run where names resolve from a fixed hosts file only: no lookup
+# leaves the machine (spec/support/isolate).
+ISOLATE = spec/support/isolate
+
 # The scheduler specs open thousands of descriptors.
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 
@@ -100,7 +104,7 @@ $(AMODULE): $(AOBJS)
 test:
 	@.ci/deps test
 	@$(MAKE) --no-print-directory build
-	$(RAISE_NOFILE); $(RUN_ENV) $(BUSTED) --lua=$(LUA) $(SPECS)
+	$(RAISE_NOFILE); $(RUN_ENV) $(ISOLATE) $(BUSTED) --lua=$(LUA) $(SPECS)
 
 # lua5.4 is not instrumented, so the sanitizer runtimes are preloaded; every
 # process the specs start inherits them. ASan writes each report to a file in
@@ -125,7 +129,7 @@ asan:
 	@$(MAKE) --no-print-directory asan-build
 	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
 	@$(RAISE_NOFILE); \
-	{ $(ASAN_ENV) LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build-asan/?.so;;' \
+	{ $(ISOLATE) env $(ASAN_ENV) LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build-asan/?.so;;' \
 	    $(BUSTED) --lua=$(LUA) --cpath='build-asan/?.so' $(SPECS) 2>&1; \
 	  echo $$? > build-asan/busted.status; } | tee build-asan/busted.log; \
 	status=$$(cat build-asan/busted.status); reports=0 foreign=0; \
@@ -177,7 +181,7 @@ valgrind:
 	  printf '#!/bin/sh\nexec %s %s %s "$$@"\n' '$(VALGRIND)' '$(VG_OPTS)' \
 	    "$$real" > "$$wrapper" && chmod 755 "$$wrapper" || exit 1; \
 	  $(RAISE_NOFILE); start=$$(date +%s); \
-	  PATH="$(VG_DIR)/bin:$$PATH" LUA="$$wrapper" $(RUN_ENV) "$$wrapper" \
+	  PATH="$(VG_DIR)/bin:$$PATH" LUA="$$wrapper" $(RUN_ENV) $(ISOLATE) "$$wrapper" \
 	    "$$busted" --ignore-lua --helper=spec/support/fdguard.lua $(SPECS); \
 	  status=$$?; bad=0; \
 	  for f in $(VG_DIR)/logs/vg.*.log; do \

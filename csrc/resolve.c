@@ -4,7 +4,10 @@
 ** done; the scheduler watches that descriptor like a socket's.
 **
 ** The job outlives its Lua handle when the handle is cancelled or
-** collected first: whichever of the two lets go last frees it.
+** collected first: whichever of the two lets go last frees it. The
+** eventfd belongs to the handle alone, so it closes when the handle is
+** cancelled, never later on the thread; the thread writes to it only
+** while the handle holds it, under the lock.
 */
 #include "sockit.h"
 
@@ -23,7 +26,7 @@ typedef struct Job {
   pthread_mutex_t lock;
   int refs;        /* the thread and the handle */
   int done;
-  int efd;         /* eventfd, readable once done */
+  int efd;         /* eventfd, readable once done; -1 once cancelled */
   int gaierr, err;
   struct addrinfo hints;
   struct addrinfo *res;
@@ -37,7 +40,6 @@ typedef struct Request {
 
 static void freejob (Job *j) {
   if (j->res != NULL) freeaddrinfo(j->res);
-  close(j->efd);
   pthread_mutex_destroy(&j->lock);
   free(j->host);
   free(j->service);
@@ -45,9 +47,14 @@ static void freejob (Job *j) {
 }
 
 
-static void release (Job *j) {
+/* drop one reference; the handle's also closes the eventfd */
+static void release (Job *j, int handle) {
   int last;
   pthread_mutex_lock(&j->lock);
+  if (handle) {
+    close(j->efd);
+    j->efd = -1;
+  }
   last = --j->refs == 0;
   pthread_mutex_unlock(&j->lock);
   if (last) freejob(j);
@@ -65,10 +72,10 @@ static void *run (void *arg) {
   j->gaierr = gaierr;
   j->err = err;
   j->done = 1;
-  pthread_mutex_unlock(&j->lock);
-  while (write(j->efd, &one, sizeof one) < 0 && errno == EINTR)
+  while (j->efd >= 0 && write(j->efd, &one, sizeof one) < 0 && errno == EINTR)
     ;
-  release(j);
+  pthread_mutex_unlock(&j->lock);
+  release(j, 0);
   return NULL;
 }
 
@@ -144,6 +151,7 @@ static int l_resolve (lua_State *L) {
     return sockit_fail(L, err);
   pinmodule();
   if ((err = start(r->job)) != 0) {
+    close(r->job->efd);
     freejob(r->job);
     r->job = NULL;
     return sockit_fail(L, err);
@@ -191,7 +199,7 @@ static int l_result (lua_State *L) {
 static int l_cancel (lua_State *L) {
   Request *r = checkrequest(L);
   if (r->job != NULL) {
-    release(r->job);
+    release(r->job, 1);
     r->job = NULL;
   }
   lua_pushboolean(L, 1);

@@ -5,7 +5,9 @@
 #define SOCKIT_H
 
 /* glibc hides accept4, getaddrinfo, clock_gettime... under -std=c99 */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <stddef.h>
 #include <sys/types.h>
