@@ -87,9 +87,13 @@ describe("sockit.listen", function()
     H.fails("ECONNREFUSED", c:connect("127.0.0.1", port))
   end)
 
-  it("resolves a name", function()
+  it("resolves a name, listening on its first address", function()
+    local first = core.getaddrinfo("localhost", nil, {type = "stream"})[1]
     local srv = assert(listen("localhost", 0))
-    assert.equal("127.0.0.1", srv:address())
+    local host, port = srv:address()
+    assert.equal(first.host, host)
+    client(first.family, host, port)
+    assert(accept(srv))
   end)
 
   it("takes a service name for the port", function()
