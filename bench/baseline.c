@@ -10,6 +10,12 @@
 **                                          LINE-byte line
 **   baseline pong c                        echo single bytes until EOF
 **   baseline ping c PORT ROUNDS            ROUNDS 1-byte round trips
+**   baseline udpsink c COUNT SIZE          count datagrams until none came
+**                                          for 0.1 s
+**   baseline udpsource c PORT COUNT SIZE   send COUNT SIZE-byte datagrams
+**   baseline udpsource blast PORT COUNT SIZE
+**                                          the same, 64 per sendmmsg, faster
+**                                          than any receiver
 */
 #define _GNU_SOURCE
 
@@ -20,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,6 +191,78 @@ static int ping (int port, long long rounds) {
 }
 
 
+static int udpsink (size_t size) {
+  struct sockaddr_in a = loopback(0);
+  struct sockaddr_storage from;
+  struct timeval idle = {0, 100000};
+  socklen_t len = sizeof a;
+  char *buf = pattern(size, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  long long got = 0;
+  double t0 = 0, t1 = 0, c0 = 0;
+  if (fd < 0) die("socket");
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) die("bind");
+  if (getsockname(fd, (struct sockaddr *)&a, &len) != 0) die("getsockname");
+  printf("port %d\n", ntohs(a.sin_port));
+  fflush(stdout);
+  for (;;) {
+    len = sizeof from;
+    if (recvfrom(fd, buf, size, 0, (struct sockaddr *)&from, &len) < 0) break;
+    t1 = wall();
+    if (got++ == 0) {  /* the clocks start at the first datagram */
+      t0 = t1;
+      c0 = cpu();
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
+    }
+  }
+  printf("result got=%lld span=%.9f cpu=%.9f\n", got, t1 - t0, cpu() - c0);
+  free(buf);
+  return got > 1 ? 0 : 1;
+}
+
+
+#define BATCH 64
+
+/* 'count' datagrams in batches of up to BATCH, one sendmmsg each */
+static void blast (int fd, struct sockaddr_in *a, char *buf, size_t size,
+                   long long count) {
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov = {buf, size};
+  int i, n;
+  memset(msgs, 0, sizeof msgs);
+  for (i = 0; i < BATCH; i++) {
+    msgs[i].msg_hdr.msg_name = a;
+    msgs[i].msg_hdr.msg_namelen = sizeof *a;
+    msgs[i].msg_hdr.msg_iov = &iov;
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  while (count > 0) {
+    n = sendmmsg(fd, msgs, count < BATCH ? (unsigned)count : BATCH, 0);
+    if (n < 0) die("sendmmsg");
+    count -= n;
+  }
+}
+
+
+static int udpsource (int batched, int port, long long count, size_t size) {
+  struct sockaddr_in a = loopback(port);
+  char *buf = pattern(size, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  double t0 = wall(), c0 = cpu();
+  long long i;
+  if (fd < 0) die("socket");
+  if (batched) blast(fd, &a, buf, size, count);
+  else
+    for (i = 0; i < count; i++)
+      if (sendto(fd, buf, size, 0, (struct sockaddr *)&a, sizeof a) < 0)
+        die("sendto");
+  printf("result sent=%lld wall=%.9f cpu=%.9f\n", count, wall() - t0,
+         cpu() - c0);
+  free(buf);
+  return 0;
+}
+
+
 int main (int argc, char **argv) {
   const char *role = argc > 1 ? argv[1] : "";
   if (strcmp(role, "sink") == 0 && argc == 4)
@@ -195,6 +275,12 @@ int main (int argc, char **argv) {
     return pong();
   if (strcmp(role, "ping") == 0 && argc == 5)
     return ping((int)number(argv[3]), number(argv[4]));
-  fprintf(stderr, "usage: baseline sink|source|pong|ping c ARGS...\n");
+  if (strcmp(role, "udpsink") == 0 && argc == 5)
+    return udpsink((size_t)number(argv[4]));
+  if (strcmp(role, "udpsource") == 0 && argc == 6)
+    return udpsource(strcmp(argv[2], "blast") == 0, (int)number(argv[3]),
+                     number(argv[4]),
+                     (size_t)number(argv[5]));
+  fprintf(stderr, "usage: baseline ROLE c ARGS... (see baseline.c)\n");
   return 2;
 }

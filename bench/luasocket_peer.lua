@@ -98,7 +98,7 @@ function roles.ping(port, rounds)
   return true
 end
 
--- udpsink recvfrom COUNT SIZE: count datagrams until 0.3 s without one
+-- udpsink recvfrom COUNT SIZE: count datagrams until 0.1 s without one
 function roles.udpsink(_, size)
   local u = socket.udp()
   assert(u:setsockname("127.0.0.1", 0))
@@ -107,7 +107,7 @@ function roles.udpsink(_, size)
   io.stdout:flush()
   assert(u:receivefrom(size))
   local t0, c0, t1, got = socket.gettime(), os.clock(), 0, 1
-  u:settimeout(0.3)
+  u:settimeout(0.1)
   while u:receivefrom(size) do
     got = got + 1
     t1 = socket.gettime()
@@ -120,8 +120,10 @@ end
 function roles.udpsource(port, count, size)
   local u = socket.udp()
   local data = string.rep("u", size)
+  local t0, c0 = socket.gettime(), os.clock()
   for _ = 1, count do assert(u:sendto(data, "127.0.0.1", port)) end
-  report("sent=%d", count)
+  report("sent=%d wall=%.9f cpu=%.9f", count, socket.gettime() - t0,
+    os.clock() - c0)
   return true
 end
 
