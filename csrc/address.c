@@ -14,6 +14,14 @@
 #define ADDRINFO_BOX  "sockit.addrinfo"
 
 
+/* a name with a zero byte inside names nothing: it fails as unknown */
+static int zeroed (lua_State *L, int arg) {
+  size_t n;
+  const char *name = lua_tolstring(L, arg, &n);
+  return name != NULL && strlen(name) != n;
+}
+
+
 static int checkport (lua_State *L, int arg) {
   lua_Integer port = luaL_checkinteger(L, arg);
   luaL_argcheck(L, 0 <= port && port <= 65535, arg, "port out of range");
@@ -109,7 +117,9 @@ int sockit_toaddr (lua_State *L, int arg, int family, int passive,
   }
   host = luaL_checkstring(L, arg);
   port = checkport(L, arg + 1);
-  if (strcmp(host, "*") != 0)
+  if (zeroed(L, arg))
+    err = EAI_NONAME;
+  else if (strcmp(host, "*") != 0)
     err = tohost(host, family, a, len);
   else if (passive)
     *len = wildcard(family, a);
@@ -227,7 +237,22 @@ static void checkkeys (lua_State *L, int t, const char *const names[]) {
 }
 
 
-void sockit_checkhints (lua_State *L, int t, struct addrinfo *hints) {
+/* the field 'key' of the table at 't', a name that 'value' knows */
+static int namefield (lua_State *L, int t, const char *key,
+                      int (*value) (const char *), int def) {
+  int v = def;
+  if (lua_getfield(L, t, key) != LUA_TNIL) {
+    const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if ((v = value(name)) < 0)
+      luaL_argerror(L, t, lua_pushfstring(L, "invalid %s '%s'", key,
+                                          luaL_tolstring(L, -1, NULL)));
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+
+static void checkhints (lua_State *L, int t, struct addrinfo *hints) {
   static const char *const keys[] = {"family", "type", "passive", "numeric",
                                      "canonname", NULL};
   memset(hints, 0, sizeof *hints);
@@ -235,11 +260,8 @@ void sockit_checkhints (lua_State *L, int t, struct addrinfo *hints) {
   if (lua_isnoneornil(L, t)) return;
   luaL_checktype(L, t, LUA_TTABLE);
   checkkeys(L, t, keys);
-  lua_getfield(L, t, "family");
-  if (!lua_isnil(L, -1)) hints->ai_family = sockit_checkfamily(L, -1);
-  lua_getfield(L, t, "type");
-  if (!lua_isnil(L, -1)) hints->ai_socktype = sockit_checktype(L, -1, NULL);
-  lua_pop(L, 2);
+  hints->ai_family = namefield(L, t, "family", sockit_family, AF_UNSPEC);
+  hints->ai_socktype = namefield(L, t, "type", sockit_type, 0);
   if (boolfield(L, t, "passive")) hints->ai_flags |= AI_PASSIVE;
   if (boolfield(L, t, "numeric")) hints->ai_flags |= AI_NUMERICHOST;
   if (boolfield(L, t, "canonname")) hints->ai_flags |= AI_CANONNAME;
@@ -247,7 +269,7 @@ void sockit_checkhints (lua_State *L, int t, struct addrinfo *hints) {
 
 
 /* the service argument: nil, a port number, or a name */
-const char *sockit_checkservice (lua_State *L, int arg) {
+static const char *checkservice (lua_State *L, int arg) {
   if (lua_isnoneornil(L, arg)) return NULL;
   if (lua_type(L, arg) == LUA_TNUMBER) {
     lua_pushfstring(L, "%d", checkport(L, arg));
@@ -295,13 +317,28 @@ void sockit_pushaddrinfo (lua_State *L, const struct addrinfo *res) {
 }
 
 
+/*
+** The arguments host, service [, hints] of getaddrinfo and resolve.
+** Raises on malformed ones; returns 0 or the getaddrinfo code for names
+** that cannot exist.
+*/
+int sockit_checkquery (lua_State *L, const char **host, const char **service,
+                       struct addrinfo *hints) {
+  *host = luaL_optstring(L, 1, NULL);
+  *service = checkservice(L, 2);
+  checkhints(L, 3, hints);
+  if (zeroed(L, 1)) return EAI_NONAME;
+  if (zeroed(L, 2)) return EAI_SERVICE;
+  return 0;
+}
+
+
 /* getaddrinfo(host, service [, hints]) -> list of entries */
 static int l_getaddrinfo (lua_State *L) {
-  const char *host = luaL_optstring(L, 1, NULL);
-  const char *service = sockit_checkservice(L, 2);
+  const char *host, *service;
   struct addrinfo hints, **box;
-  int err;
-  sockit_checkhints(L, 3, &hints);
+  int err = sockit_checkquery(L, &host, &service, &hints);
+  if (err != 0) return sockit_gaifail(L, err, 0);
   box = newbox(L);
   err = getaddrinfo(host, service, &hints, box);
   if (err != 0) return sockit_gaifail(L, err, errno);
@@ -347,6 +384,7 @@ static int l_gethostbyname (lua_State *L) {
   struct addrinfo hints, **box = newbox(L);
   char buf[INET_ADDRSTRLEN];
   int err;
+  if (zeroed(L, 1)) return sockit_gaifail(L, EAI_NONAME, 0);
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
@@ -369,6 +407,7 @@ static int l_getservbyname (lua_State *L) {
   hints.ai_family = AF_INET;
   hints.ai_socktype = types[luaL_checkoption(L, 2, "tcp", protos)];
   hints.ai_flags = AI_PASSIVE;
+  if (zeroed(L, 1)) return sockit_gaifail(L, EAI_SERVICE, 0);
   box = newbox(L);
   err = getaddrinfo(NULL, name, &hints, box);
   if (err != 0) return sockit_gaifail(L, err, errno);

@@ -94,11 +94,17 @@ int sockit_gaifail (lua_State *L, int gaierr, int err) {
 */
 int sockit_strerror (lua_State *L) {
   const Code *c;
+  size_t len;
+  const char *name;
   if (lua_type(L, 1) == LUA_TNUMBER) {
-    lua_pushstring(L, strerror((int)luaL_checkinteger(L, 1)));
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, 0 <= n && n <= 0x7fffffff, 1, "errno out of range");
+    lua_pushstring(L, strerror((int)n));
     return 1;
   }
-  c = codebyname(errnos, luaL_checkstring(L, 1));
+  name = luaL_checklstring(L, 1, &len);
+  luaL_argcheck(L, strlen(name) == len, 1, "unknown error code name");
+  c = codebyname(errnos, name);
   if (c != NULL) {
     lua_pushstring(L, strerror(c->value));
     return 1;

@@ -277,7 +277,9 @@ static int l_wait (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
   int ev = events[luaL_checkoption(L, 2, NULL, evnames)];
   double t = luaL_optnumber(L, 3, s->timeout);
-  int err = sockit_waitfd(s->fd, ev, sockit_deadline(t));
+  int err;
+  luaL_argcheck(L, t == t, 3, "timeout is NaN");
+  err = sockit_waitfd(s->fd, ev, sockit_deadline(t));
   return err == 0 ? pushtrue(L) : sockit_fail(L, err);
 }
 

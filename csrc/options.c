@@ -149,6 +149,7 @@ static int setlinger (lua_State *L, const Setting *o) {
     luaL_argexpected(L, lua_type(L, 3) == LUA_TNUMBER, 3, "seconds or false");
     l.l_onoff = 1;
     l.l_linger = checkint(L, 3);
+    luaL_argcheck(L, l.l_linger >= 0, 3, "seconds must not be negative");
   }
   return result(L, setsockopt(o->s->fd, o->level, o->name, &l, sizeof l));
 }

@@ -300,6 +300,7 @@ static int l_wait (lua_State *L) {
   double t = luaL_optnumber(L, 2, -1);
   int ms = t < 0 ? -1 : t > 2e6 ? 2000000000 : (int)(t * 1e3 + 0.999);
   int err;
+  luaL_argcheck(L, t == t, 2, "timeout is NaN");
   reserve(L, p, p->count > 0 ? p->count : 1);
   err = backend_wait(p, ms);
   if (err != 0 && err != EINTR) return sockit_fail(L, err);

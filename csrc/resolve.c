@@ -138,12 +138,11 @@ static int start (Job *j) {
 
 /* resolve(host, service [, hints]) -> request */
 static int l_resolve (lua_State *L) {
-  const char *host = luaL_optstring(L, 1, NULL);
-  const char *service = sockit_checkservice(L, 2);
+  const char *host, *service;
   struct addrinfo hints;
   Request *r;
-  int err;
-  sockit_checkhints(L, 3, &hints);
+  int err = sockit_checkquery(L, &host, &service, &hints);
+  if (err != 0) return sockit_gaifail(L, err, 0);
   r = (Request *)lua_newuserdatauv(L, sizeof *r, 0);
   r->job = NULL;
   luaL_setmetatable(L, SOCKIT_REQUEST);

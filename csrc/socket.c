@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 
 static const char *const familynames[] = {"inet", "inet6", "unix", NULL};
@@ -29,6 +30,24 @@ const char *sockit_familyname (int family) {
 
 const char *sockit_typename (int type) {
   return nameof(typenames, types, type);
+}
+
+static int valueof (const char *const names[], const int values[],
+                    const char *name) {
+  int i;
+  for (i = 0; names[i] != NULL; i++)
+    if (strcmp(names[i], name) == 0) return values[i];
+  return -1;
+}
+
+/* AF_* for a family name; -1 for an unknown one */
+int sockit_family (const char *name) {
+  return valueof(familynames, families, name);
+}
+
+/* SOCK_* for a type name; -1 for an unknown one */
+int sockit_type (const char *name) {
+  return valueof(typenames, types, name);
 }
 
 int sockit_checkfamily (lua_State *L, int arg) {
@@ -72,9 +91,12 @@ static sockit_Socket *checksock (lua_State *L) {
 static int l_socket (lua_State *L) {
   int family = sockit_checkfamily(L, 1);
   int type = sockit_checktype(L, 2, NULL);
-  int protocol = (int)luaL_optinteger(L, 3, 0);
-  sockit_Socket *s = sockit_newsock(L);
-  s->fd = socket(family, type | SOCK_CLOEXEC, protocol);
+  lua_Integer protocol = luaL_optinteger(L, 3, 0);
+  sockit_Socket *s;
+  luaL_argcheck(L, 0 <= protocol && protocol <= 0x7fffffff, 3,
+                "protocol out of range");
+  s = sockit_newsock(L);
+  s->fd = socket(family, type | SOCK_CLOEXEC, (int)protocol);
   if (s->fd < 0) return sockit_fail(L, errno);
   s->family = family;
   s->type = type;

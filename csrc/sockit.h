@@ -63,6 +63,8 @@ sockit_Socket *sockit_newsock (lua_State *L);
 sockit_Socket *sockit_tosock (lua_State *L, int arg);
 const char *sockit_familyname (int family);
 const char *sockit_typename (int type);
+int sockit_family (const char *name);
+int sockit_type (const char *name);
 int sockit_checkfamily (lua_State *L, int arg);
 int sockit_checktype (lua_State *L, int arg, const char *def);
 void sockit_socket_open (lua_State *L);
@@ -79,8 +81,8 @@ int sockit_toaddr (lua_State *L, int arg, int family, int passive,
                    sockit_Addr *a, socklen_t *len);
 int sockit_pushaddr (lua_State *L, const sockit_Addr *a, socklen_t len);
 void sockit_pushaddrinfo (lua_State *L, const struct addrinfo *res);
-void sockit_checkhints (lua_State *L, int t, struct addrinfo *hints);
-const char *sockit_checkservice (lua_State *L, int arg);
+int sockit_checkquery (lua_State *L, const char **host, const char **service,
+                       struct addrinfo *hints);
 void sockit_address_methods (lua_State *L);
 void sockit_address_funcs (lua_State *L);
 
