@@ -163,6 +163,7 @@ local function bulk(rx, tx)
     stream = {
       luasocket = streaming(rx, tx, LUASOCKET, "receive", "send"),
       stream = streaming(rx, tx, SOCKIT, "stream", "stream"),
+      c = streaming(rx, tx, C, "c", "c"),
     },
   }
 end
@@ -263,6 +264,9 @@ for _, setting in ipairs{"2 CPUs", "1 CPU"} do
   table.insert(rows, {measure = "bulk TCP, `Stream:write`/`Stream:read(n)`"
     .. where, group = g"stream", contender = "stream",
     baseline = "luasocket", higher = true, target = 2, fmt = GBs})
+  table.insert(rows, {measure = "bulk TCP, C `send`/`recv`, for reference"
+    .. where, group = g"stream", contender = "c", baseline = "luasocket",
+    higher = true, fmt = GBs})
 end
 table.insert(rows, {measure = "1 M short lines, `Stream:read(\"l\")`, CPU "
   .. "time", group = "lines", contender = "stream", baseline = "luasocket",
@@ -270,9 +274,9 @@ table.insert(rows, {measure = "1 M short lines, `Stream:read(\"l\")`, CPU "
   fmt = {unit = "lines/CPU-s", scale = 1e6, suffix = " M lines/s"}})
 local RT = {unit = "CPU-s/round trip", scale = 1e-6, suffix = " µs"}
 table.insert(rows, {measure = "1-byte ping-pong, `core.send`/`core.recv`, "
-  .. "CPU per round trip, 1 CPU", group = "ping-pong", contender = "core",
+  .. "CPU per round trip (1 CPU)", group = "ping-pong", contender = "core",
   baseline = "c", higher = false, target = 1.10, fmt = RT})
-table.insert(rows, {measure = "1-byte ping-pong, LuaSocket (for reference)",
+table.insert(rows, {measure = "1-byte ping-pong, LuaSocket, for reference",
   group = "ping-pong", contender = "luasocket", baseline = "c",
   higher = false, fmt = RT})
 local BYTES = {unit = "B/handle", scale = 1, suffix = " B", digits = 0}
@@ -291,7 +295,7 @@ for _, way in ipairs{"send", "receive"} do
     :format(way, call, way == "send" and "" or ", CPU time"),
     group = "udp " .. way, contender = "sockit", baseline = "luasocket",
     higher = true, target = 1.5, fmt = fmt})
-  table.insert(rows, {measure = ("UDP %s, C `%s` (for reference)"):format(
+  table.insert(rows, {measure = ("UDP %s, C `%s`, for reference"):format(
     way, call), group = "udp " .. way, contender = "c",
     baseline = "luasocket", higher = true, fmt = fmt})
 end
