@@ -27,7 +27,7 @@ local BASELINE = "build/bench-baseline"
 local LIMIT = QUICK and 20 or 60   -- seconds any one process may take
 local CHUNK = 65536
 
--- 'reps' runs of each bulk benchmark per round: they are short and noisy
+-- 'reps' runs of the short, noisy benchmarks (bulk, ping-pong) per round
 local N = QUICK and {
   rounds = 1, reps = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24,
   pings = 2000, datagrams = 2000, dgram = 512, handles = 1000,
@@ -236,7 +236,7 @@ local groups = {
   {name = "stream, 1 CPU", run = same.stream, reps = N.reps},
   {name = "lines", run = {luasocket = lines(LUASOCKET, "receive"),
     stream = lines(SOCKIT, "stream")}},
-  {name = "ping-pong", run = {c = pingpong(C, "c"),
+  {name = "ping-pong", reps = N.reps, run = {c = pingpong(C, "c"),
     core = pingpong(SOCKIT, "core"), luasocket = pingpong(LUASOCKET, "tcp")}},
   {name = "memory", run = {luasocket = memory(LUASOCKET, "tcp"),
     core = memory(SOCKIT, "core"), stream = memory(SOCKIT, "stream")}},
@@ -427,6 +427,9 @@ local function printtable(summaries)
   for i, row in ipairs(rows) do
     print("| " .. table.concat(cells(row, summaries[i]), " | ") .. " |")
   end
+  print(("\nratio: median of the per-run ratios sockit/baseline over %d "
+    .. "rounds (%d runs per round for bulk and ping-pong); figures: "
+    .. "medians; JSON: %s"):format(N.rounds, N.reps, OUT))
 end
 
 local function json(v, indent)
