@@ -427,8 +427,8 @@ local function printtable(summaries)
   for i, row in ipairs(rows) do
     print("| " .. table.concat(cells(row, summaries[i]), " | ") .. " |")
   end
-  print(("\nratio: median of the per-run ratios sockit/baseline over %d "
-    .. "rounds (%d runs per round for bulk and ping-pong); figures: "
+  print(("\nratio: median of the per-run ratios sockit/baseline; %d "
+    .. "round(s), %d run(s) per round for bulk and ping-pong; figures: "
     .. "medians; JSON: %s"):format(N.rounds, N.reps, OUT))
 end
 
