@@ -11,7 +11,7 @@
 -- 127.0.0.1. A listening side prints "port N", then every side prints
 -- "result key=value...". The machine may be noisy, so each round runs all
 -- contenders of a benchmark back to back, in an order that rotates from
--- round to round, and the table shows medians of per-round ratios.
+-- run to run, and the table shows medians of the per-run ratios.
 -- Exits non-zero when a benchmark could not run, not when a target is missed.
 
 local function env(name, default)
@@ -268,8 +268,8 @@ for _, setting in ipairs{"2 CPUs", "1 CPU"} do
     .. where, group = g"stream", contender = "c", baseline = "luasocket",
     higher = true, fmt = GBs})
 end
-table.insert(rows, {measure = "1 M short lines, `Stream:read(\"l\")`, CPU "
-  .. "time", group = "lines", contender = "stream", baseline = "luasocket",
+table.insert(rows, {measure = "1 M short lines, `Stream:read(\"l\")`, "
+  .. "reader CPU time", group = "lines", contender = "stream", baseline = "luasocket",
   higher = true, target = 1.3,
   fmt = {unit = "lines/CPU-s", scale = 1e6, suffix = " M lines/s"}})
 local RT = {unit = "CPU-s/round trip", scale = 1e-6, suffix = " µs"}
@@ -279,7 +279,8 @@ table.insert(rows, {measure = "1-byte ping-pong, `core.send`/`core.recv`, "
 table.insert(rows, {measure = "1-byte ping-pong, LuaSocket, for reference",
   group = "ping-pong", contender = "luasocket", baseline = "c",
   higher = false, fmt = RT})
-local BYTES = {unit = "B/handle", scale = 1, suffix = " B", digits = 0}
+local BYTES = {unit = "B/handle", scale = 1, suffix = " B", digits = 0,
+  parts = {"heap", "rss"}}
 table.insert(rows, {measure = "memory per idle `sockit.core` socket",
   group = "memory", contender = "core", baseline = "luasocket",
   higher = false, target = 256, absolute = true, fmt = BYTES})
@@ -292,7 +293,7 @@ for _, way in ipairs{"send", "receive"} do
     and {unit = "datagrams/s", scale = 1e3, suffix = " k/s"}
     or {unit = "datagrams/CPU-s", scale = 1e3, suffix = " k/CPU-s"}
   table.insert(rows, {measure = ("UDP %s, 512-byte datagrams, `udp:%s`%s")
-    :format(way, call, way == "send" and "" or ", CPU time"),
+    :format(way, call, way == "send" and "" or ", receiver CPU time"),
     group = "udp " .. way, contender = "sockit", baseline = "luasocket",
     higher = true, target = 1.5, fmt = fmt})
   table.insert(rows, {measure = ("UDP %s, C `%s`, for reference"):format(
@@ -341,7 +342,7 @@ local function build()
   end
 end
 
--- figures[group][name] = {values per round}, details likewise
+-- figures[group][name] = {figure per run}, details likewise
 local figures, details, errors = {}, {}, {}
 
 -- one run of each contender of 'g', the order rotated by 'turn'
@@ -357,7 +358,8 @@ local function rungroup(g, turn)
       if ok then
         figures[g.name][name] = figures[g.name][name] or {}
         table.insert(figures[g.name][name], v)
-        details[g.name][name] = more
+        details[g.name][name] = details[g.name][name] or {}
+        table.insert(details[g.name][name], more)
       else
         errors[key] = v
         io.stderr:write("\nbench: ", key, ": ", v, "\n")
@@ -405,6 +407,19 @@ end
 
 local NAMES = {c = "C", luasocket = "LuaSocket"}
 
+-- a figure, followed by the medians of its parts ("heap 56, rss 50")
+local function figure(row, name, v)
+  local text, list = show(row.fmt, v), details[row.group][name]
+  if not row.fmt.parts or not list then return text end
+  local parts = {}
+  for i, part in ipairs(row.fmt.parts) do
+    local values = {}
+    for j, d in ipairs(list) do values[j] = d[part] end
+    parts[i] = ("%s %d"):format(part, math.floor(median(values) + 0.5))
+  end
+  return ("%s (%s)"):format(text, table.concat(parts, ", "))
+end
+
 local function cells(row, s)
   if s.error then
     return {row.measure, "error", NAMES[row.baseline], "", "", "no run"}
@@ -416,8 +431,8 @@ local function cells(row, s)
       or ("%.2fx"):format(row.target))
   end
   local met = s.met == nil and "—" or (s.met and "yes" or "no")
-  return {row.measure, show(row.fmt, s.value), ("%s %s"):format(
-    show(row.fmt, s.baseline), NAMES[row.baseline]),
+  return {row.measure, figure(row, row.contender, s.value), ("%s %s"):format(
+    figure(row, row.baseline, s.baseline), NAMES[row.baseline]),
     ("%.2fx"):format(s.ratio), target, met}
 end
 
