@@ -130,11 +130,31 @@ int sockit_toaddr (lua_State *L, int arg, int family, int passive,
 }
 
 
+/*
+** Dotted IPv4 by hand: inet_ntop goes through sprintf, which was a tenth
+** of the CPU time of a UDP receiver (perf, make bench).
+*/
+static const char *dotted (const struct in_addr *in, char *buf) {
+  const unsigned char *b = (const unsigned char *)&in->s_addr;
+  char *p = buf;
+  int i;
+  for (i = 0; i < 4; i++) {
+    if (b[i] >= 100) *p++ = (char)('0' + b[i] / 100);
+    if (b[i] >= 10) *p++ = (char)('0' + b[i] / 10 % 10);
+    *p++ = (char)('0' + b[i] % 10);
+    *p++ = i < 3 ? '.' : '\0';
+  }
+  return buf;
+}
+
+
 static const char *hostname (const sockit_Addr *a, char *buf, size_t size) {
   if (a->sa.sa_family == AF_INET)
-    return inet_ntop(AF_INET, &a->in.sin_addr, buf, (socklen_t)size);
+    return dotted(&a->in.sin_addr, buf);
+  if (a->in6.sin6_scope_id == 0)
+    return inet_ntop(AF_INET6, &a->in6.sin6_addr, buf, (socklen_t)size);
   if (getnameinfo(&a->sa, sizeof a->in6, buf, (socklen_t)size, NULL, 0,
-                  NI_NUMERICHOST) != 0)
+                  NI_NUMERICHOST) != 0)  /* it adds the %scope */
     return NULL;
   return buf;
 }
