@@ -9,6 +9,7 @@
 -- wrong arguments raise.
 
 local core = require("sockit.core")
+local loop = require("sockit.loop")
 local server = require("sockit.server")
 local stream = require("sockit.stream")
 local udp = require("sockit.udp")
@@ -154,6 +155,41 @@ function sockit.stream(sock, opts)
   end
   opts = util.opts(opts, 2, "stream")
   return stream.new(sock, streamopts(opts, 2, "stream"))
+end
+
+
+---------------------------------------------------------------- scheduler
+
+-- sockit.spawn(fn, ...) -> task, a coroutine that runs fn(...) once
+-- sockit.run runs; inside it, sockit calls that would block let the other
+-- tasks run instead
+sockit.spawn = loop.spawn
+
+-- sockit.run([onerror]) -> true once no task is left. A task's error is
+-- raised from here with the task's traceback, unless onerror(err, task,
+-- traceback) is given.
+sockit.run = loop.run
+
+-- sockit.sleep(s) -> true; in a task, the other tasks run meanwhile
+sockit.sleep = loop.sleep
+
+-- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
+-- task: each client gets a task calling handler(stream, host, port), and
+-- its stream closes when the handler returns or raises. opts as listen.
+-- Closing the server stops the accepting.
+function sockit.serve(host, port, handler, opts)
+  util.string(host, 1, "serve")
+  util.port(port, 2, "serve")
+  if not loop.callable(handler) then
+    util.argerror(3, "serve", "function expected, got " ..
+                  (handler == nil and "no value" or type(handler)))
+  end
+  opts = util.opts(opts, 4, "serve")
+  serveropts(opts, 4, "serve")
+  local srv, msg, code = server.listen(host, port, opts,
+                                       util.family(opts, 4, "serve"))
+  if not srv then return nil, msg, code end
+  return server.serve(srv, handler)
 end
 
 return sockit

@@ -1,6 +1,7 @@
 -- sockit.server: listening sockets (TCP and Unix) and the Server object.
 
 local core = require("sockit.core")
+local loop = require("sockit.loop")
 local stream = require("sockit.stream")
 local util = require("sockit.util")
 local wait = require("sockit.wait")
@@ -50,17 +51,64 @@ function methods:settimeout(t)
   return self
 end
 
--- server:close() -> true; closing twice is fine
+-- server:close() -> true; closing twice is fine. A task waiting in
+-- accept wakes with nil, msg, "ECANCELED".
 function methods:close()
   if getmetatable(self) ~= mt then check(self, "close") end
   if not self.closed then
     self.closed = true
+    wait.cancel(self.socket)
     core.close(self.socket)
   end
   return true
 end
 
 mt.__close = function(self) methods.close(self) end
+
+
+---------------------------------------------------------------- serve
+
+-- accept failures that say nothing about the listening socket: the next
+-- connection may well do
+local retry = {ECONNABORTED = true, EPROTO = true, EPERM = true,
+               EINTR = true, ETIMEDOUT = true, EAGAIN = true}
+
+-- failures for want of descriptors or memory: the listener stays
+-- readable, so waiting for it would spin; pause instead
+local starved = {EMFILE = true, ENFILE = true, ENOBUFS = true,
+                 ENOMEM = true}
+
+local function connection(handler, s, host, port)
+  local _ <close> = s
+  handler(s, host, port)
+end
+
+-- accepts until the server closes, a task per connection
+local function acceptor(self, handler)
+  local pause = 0.01
+  while not self.closed do
+    local s, host, port = methods.accept(self)
+    if s then
+      loop.spawn(connection, handler, s, host, port)
+      pause = 0.01
+    elseif port == "ECANCELED" then
+      return
+    elseif starved[port] then
+      loop.sleep(pause)
+      if pause < 1 then pause = pause * 2 end
+    elseif not retry[port] then
+      error(("sockit.serve: accept failed: %s (%s)"):format(host, port), 0)
+    end
+  end
+end
+
+-- serve(server, handler) -> server, with a task accepting its clients:
+-- each connection gets a task calling handler(stream, host, port), and
+-- its stream closes when the handler returns or raises
+function M.serve(self, handler)
+  loop.spawn(acceptor, self, handler)
+  return self
+end
 
 mt.__tostring = function(self)
   if self.closed then return "sockit.server (closed)" end

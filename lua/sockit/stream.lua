@@ -425,11 +425,13 @@ end
 
 ---------------------------------------------------------------- the rest
 
--- stream:close() -> true; closing twice is fine
+-- stream:close() -> true; closing twice is fine. A task waiting on the
+-- stream wakes with nil, msg, "ECANCELED".
 function methods:close()
   if getmetatable(self) ~= mt then check(self, "close") end
   if not self.closed then
     self.closed, self.buf, self.pos = true, "", 1
+    wait.cancel(self.socket)
     core.close(self.socket)
   end
   return true

@@ -119,6 +119,7 @@ function methods:close()
   if getmetatable(self) ~= mt then check(self, "close") end
   if not self.closed then
     self.closed = true
+    wait.cancel(self.socket)
     core.close(self.socket)
   end
   return true
