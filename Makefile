@@ -8,6 +8,9 @@
 #   make check      luacheck and the documentation check
 #   make rockcheck  build and load the rock in a scratch tree
 #   make demo | bench | install | clean
+#   make bench-c10k 10,000 loopback connections held by the scheduler
+#                   (CONNS=n for another count)
+#   make build-poll the module with the poll(2) poller, in build/poll/
 #
 # Targets that need tools first run .ci/deps, which installs the missing
 # Debian packages when run as root, or says what to install.
@@ -63,7 +66,7 @@ ISOLATE = spec/support/isolate
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 
 .PHONY: all build test asan asan-build valgrind install demo bench check \
-        rockcheck \
+        rockcheck bench-c10k build-poll \
         clean FORCE
 
 all: build
@@ -192,6 +195,35 @@ valgrind:
 	    "in $$(($$(date +%s) - start)) s, $$bad with errors (logs in $(VG_DIR)/logs)"; \
 	  [ $$bad -eq 0 ] || exit 1; \
 	  exit $$status
+
+# The poller's poll(2) fallback, built beside the epoll one:
+# spec/poller_spec.lua runs its cases against both.
+POBJS   := $(SRCS:csrc/%.c=build/poll/obj/%.o)
+PMODULE := build/poll/sockit/core.so
+
+build-poll: $(PMODULE)
+
+$(POBJS): | deps-build
+
+build/poll/obj/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS) -DSOCKIT_USE_POLL' | cmp -s - $@ || \
+	  echo '$(CC) $(ALL_CFLAGS) -DSOCKIT_USE_POLL' > $@
+
+build/poll/obj/%.o: csrc/%.c $(HDRS) build/poll/obj/.flags
+	$(CC) $(ALL_CFLAGS) -DSOCKIT_USE_POLL -c -o $@ $<
+
+$(PMODULE): $(POBJS)
+	@mkdir -p $(@D)
+	$(LINK)
+
+# The scheduler holding 10,000 connections at once: a server and its
+# clients, in two processes since each end takes a descriptor.
+bench-c10k:
+	@.ci/deps build
+	@$(MAKE) --no-print-directory build
+	$(RAISE_NOFILE); $(RUN_ENV) $(if $(CONNS),CONNS='$(CONNS)') \
+	  $(LUA) bench/c10k.lua
 
 install: build
 	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
