@@ -1,0 +1,388 @@
+-- core.poller and core.resolve: the two pieces the scheduler waits with.
+--
+-- Every case runs against the module busted loaded (epoll on Linux), and
+-- the last block runs this same file again in a child busted against the
+-- poll(2) fallback (make build-poll, build/poll/sockit/core.so): one Lua
+-- state cannot hold both, since they share the metatable names.
+
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
+
+local BACKEND = os.getenv("SOCKIT_POLLER_BACKEND") or "epoll"
+
+-- a socketpair closed at the end of the test
+local function pair()
+  local a, b = assert(core.socketpair())
+  finally(function()
+    a:close()
+    b:close()
+  end)
+  return a, b
+end
+
+local function poller()
+  local p = assert(core.poller())
+  finally(function() p:close() end)
+  return p
+end
+
+-- every ready entry of the last wait, as obj -> events
+local function readyset(p, n)
+  local t = {}
+  for i = 1, n do
+    local obj, ev = p:ready(i)
+    t[obj] = ev
+  end
+  return t
+end
+
+local function nofile()
+  local sh = assert(io.popen("ulimit -n"))
+  local n = sh:read("l")
+  sh:close()
+  return n == "unlimited" and math.huge or tonumber(n)
+end
+
+describe("core.poller()", function()
+  it("makes a poller of the " .. BACKEND .. " backend, watching nothing", function()
+    local p = poller()
+    assert.are.equal("sockit.poller (" .. BACKEND .. ", 0 watched)", tostring(p))
+    assert.are.equal(0, p:wait(0))
+  end)
+end)
+
+describe("poller:add", function()
+  it("reports a socket readable once data arrives, as the same object", function()
+    local p = poller()
+    local a, b = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.are.equal(0, p:wait(0))
+    assert(b:send("x"))
+    assert.are.equal(1, p:wait(5))
+    local obj, ev = p:ready(1)
+    assert.is_true(rawequal(a, obj))
+    assert.are.equal("r", ev)
+  end)
+
+  it("reports a connected socket writable at once, and both for rw", function()
+    local p = poller()
+    local a, b = pair()
+    assert(p:add(a, "w"))
+    assert(p:add(b, "rw"))
+    assert.are.equal(2, p:wait(5))
+    local set = readyset(p, 2)
+    assert.are.equal("w", set[a])
+    assert.are.equal("w", set[b])
+    assert(a:send("x"))
+    assert.are.equal(2, p:wait(5))
+    assert.are.equal("rw", readyset(p, 2)[b])
+  end)
+
+  it("fails with EEXIST for an object already watched", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "r"))
+    H.fails("EEXIST", p:add(a, "w"))
+    assert.matches("1 watched", tostring(p))
+  end)
+
+  it("raises for unknown events, a closed socket, or anything else", function()
+    local p = poller()
+    local a = pair()
+    assert.has_error(function() p:add(a, "x") end)
+    assert.has_error(function() p:add(a) end)
+    assert.has_error(function() p:add("a", "r") end)
+    assert.has_error(function() p:add(io.stdout, "r") end)
+    local c = core.socket("inet", "stream")
+    c:close()
+    local ok, err = pcall(p.add, p, c, "r")
+    assert.is_false(ok)
+    assert.matches("closed", err)
+  end)
+
+  it("watches more descriptors than select's 1024", function()
+    local n = 1100
+    assert(nofile() >= 2 * n + 64,
+           "ulimit -n is too low for this test: run it through make test")
+    local p = poller()
+    local pairs_ = {}
+    finally(function()
+      for _, s in ipairs(pairs_) do s[1]:close(); s[2]:close() end
+    end)
+    for i = 1, n do
+      local a, b = assert(core.socketpair())
+      pairs_[i] = {a, b}
+      assert(p:add(a, "r"))
+    end
+    assert.is_true(pairs_[n][1]:fileno() > 1024)
+    assert.are.equal(0, p:wait(0))
+    assert(pairs_[n][2]:send("x"))
+    assert(pairs_[7][2]:send("x"))
+    assert.are.equal(2, p:wait(5))
+    local set = readyset(p, 2)
+    assert.are.equal("r", set[pairs_[n][1]])
+    assert.are.equal("r", set[pairs_[7][1]])
+  end)
+end)
+
+describe("poller:modify", function()
+  it("changes the events watched", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "r"))
+    assert.are.equal(0, p:wait(0))
+    assert.is_true(p:modify(a, "w"))
+    assert.are.equal(1, p:wait(5))
+    local obj, ev = p:ready(1)
+    assert.is_true(rawequal(a, obj))
+    assert.are.equal("w", ev)
+  end)
+
+  it("fails with ENOENT for an object not watched", function()
+    local p = poller()
+    local a = pair()
+    H.fails("ENOENT", p:modify(a, "r"))
+  end)
+
+  it("raises for unknown events", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "r"))
+    assert.has_error(function() p:modify(a, "write") end)
+  end)
+end)
+
+describe("poller:remove", function()
+  it("stops reporting the object", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "w"))
+    assert.is_true(p:remove(a))
+    assert.are.equal(0, p:wait(0))
+    assert.matches("0 watched", tostring(p))
+    H.fails("ENOENT", p:remove(a))
+  end)
+
+  it("forgets a socket closed since it was added", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "r"))
+    a:close()
+    assert.is_true(p:remove(a))
+    assert.matches("0 watched", tostring(p))
+    H.fails("ENOENT", p:remove(a))
+  end)
+
+  it("lets a new socket with a closed one's number be added", function()
+    local p = poller()
+    local a = core.socketpair()
+    local fd = a:fileno()
+    assert(p:add(a, "r"))
+    a:close()
+    -- the lowest free number is the one a held
+    local c, d = pair()
+    local new = c:fileno() == fd and c or d
+    assert.are.equal(fd, new:fileno())
+    assert.is_true(p:add(new, "w"))
+    assert.are.equal(1, p:wait(5))
+    local obj = p:ready(1)
+    assert.is_true(rawequal(new, obj))
+  end)
+end)
+
+describe("poller:wait", function()
+  it("returns 0 when the timeout passes without events", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "r"))
+    assert.are.equal(0, p:wait(0.01))
+  end)
+
+  it("counts every ready entry", function()
+    local p = poller()
+    local socks = {}
+    for i = 1, 5 do
+      local a, b = pair()
+      socks[i] = a
+      assert(p:add(a, "r"))
+      assert(b:send("x"))
+    end
+    assert.are.equal(5, p:wait(5))
+    local set = readyset(p, 5)
+    for i = 1, 5 do assert.are.equal("r", set[socks[i]]) end
+  end)
+end)
+
+describe("poller:ready", function()
+  it("raises for an index outside the last wait's entries", function()
+    local p = poller()
+    local a = pair()
+    assert(p:add(a, "w"))
+    assert.are.equal(1, p:wait(5))
+    assert.has_error(function() p:ready(0) end)
+    assert.has_error(function() p:ready(2) end)
+    assert.has_error(function() p:ready("x") end)
+  end)
+
+  it("shows a hang-up as every event, whatever was watched", function()
+    local p = poller()
+    local a, b = pair()
+    assert(p:add(a, "r"))
+    b:close()
+    assert.are.equal(1, p:wait(5))
+    local obj, ev = p:ready(1)
+    assert.is_true(rawequal(a, obj))
+    assert.are.equal("rw", ev)
+  end)
+end)
+
+describe("a poller holding a handle", function()
+  it("keeps it open when nothing else refers to it", function()
+    local p = poller()
+    local fd, b
+    do
+      local a
+      a, b = core.socketpair()
+      finally(function() b:close() end)
+      fd = a:fileno()
+      assert(p:add(a, "r"))
+    end
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_not_nil(H.fdflags(fd))
+    assert(b:send("x"))
+    assert.are.equal(1, p:wait(5))
+    local obj = p:ready(1)
+    assert.are.equal("socket", core.type(obj))
+    assert.are.equal(fd, obj:fileno())
+    assert.are.equal("x", obj:recv(1))
+    obj = nil  -- luacheck: ignore 311
+    -- once the poller lets go, the collector closes it
+    p:close()
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_nil(H.fdflags(fd))
+  end)
+end)
+
+describe("poller:close", function()
+  it("may run twice, and the methods raise afterwards", function()
+    local p = assert(core.poller())
+    local a = pair()
+    assert(p:add(a, "r"))
+    assert.is_true(p:close())
+    assert.is_true(p:close())
+    assert.are.equal("sockit.poller (closed)", tostring(p))
+    for _, f in ipairs({function() p:add(a, "w") end,
+                        function() p:wait(0) end,
+                        function() p:remove(a) end}) do
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.matches("closed poller", err)
+    end
+  end)
+
+  it("runs for a to-be-closed poller", function()
+    local p
+    do
+      local q <close> = assert(core.poller())
+      p = q
+    end
+    assert.are.equal("sockit.poller (closed)", tostring(p))
+  end)
+end)
+
+describe("core.resolve", function()
+  local isolated = os.getenv("SOCKIT_ISOLATED") == "1"
+
+  it("signals its end through the poller, then gives getaddrinfo's list", function()
+    local p = poller()
+    local req = assert(core.resolve("localhost", 80, {type = "stream", family = "inet"}))
+    finally(function() req:cancel() end)
+    assert.is_true(req:fileno() >= 0)
+    assert(p:add(req, "r"))
+    assert.are.equal(1, p:wait(30))
+    local obj, ev = p:ready(1)
+    assert.is_true(rawequal(req, obj))
+    assert.are.equal("r", ev)
+    local list = assert(req:result())
+    assert.are.equal("127.0.0.1", list[1].host)
+    assert.are.equal(80, list[1].port)
+    assert.are.equal("inet", list[1].family)
+  end)
+
+  it("gives EAGAIN until it is done, and the list after", function()
+    local p = poller()
+    local req = assert(core.resolve("127.0.0.1", "smtp", {type = "stream"}))
+    finally(function() req:cancel() end)
+    local list, _, code = req:result()
+    if not list then
+      assert.are.equal("EAGAIN", code)
+      assert(p:add(req, "r"))
+      assert.are.equal(1, p:wait(30))
+      list = assert(req:result())
+    end
+    assert.are.equal("127.0.0.1", list[1].host)
+    assert.are.equal(25, list[1].port)
+  end)
+
+  it("fails like getaddrinfo for a name nobody knows", function()
+    if not isolated then
+      pending("needs the isolated hosts file (make test)")
+      return
+    end
+    local p = poller()
+    local req = assert(core.resolve("no-such-host.invalid", 80))
+    finally(function() req:cancel() end)
+    assert(p:add(req, "r"))
+    assert.are.equal(1, p:wait(30))
+    H.fails("EAI_NONAME", req:result())
+  end)
+
+  it("fails with ECANCELED once cancelled, and cannot be watched", function()
+    local p = poller()
+    local req = assert(core.resolve("localhost", 80))
+    assert.is_true(req:cancel())
+    assert.is_true(req:cancel())
+    assert.are.equal(-1, req:fileno())
+    H.fails("ECANCELED", req:result())
+    assert.has_error(function() p:add(req, "r") end)
+  end)
+
+  it("can be removed from the poller while its lookup runs", function()
+    local p = poller()
+    local req = assert(core.resolve("localhost", 80))
+    assert(p:add(req, "r"))
+    assert.is_true(p:remove(req))
+    req:cancel()
+    assert.are.equal(0, p:wait(0))
+  end)
+end)
+
+if BACKEND == "epoll" then
+  describe("the poll(2) fallback", function()
+    it("passes this file's cases too (make build-poll)", function()
+      local make = os.getenv("MAKE") or "make"
+      assert(os.execute(make .. " -s --no-print-directory build-poll >/dev/null"),
+             "make build-poll failed")
+      local busted = assert(io.popen("command -v busted")):read("l")
+      assert(busted, "busted not found")
+      local cpath = H.root .. "/build/poll/?.so;;"
+      local cmd = table.concat({
+        "cd", H.quote(H.root), "&&",
+        "timeout -k 5 600 env",
+        "SOCKIT_POLLER_BACKEND=poll",
+        "LUA_CPATH=" .. H.quote(cpath),
+        "LUA_PATH=" .. H.quote(H.LUA_PATH),
+        H.quote(H.lua), H.quote(busted), "--ignore-lua",
+        "--cpath=" .. H.quote(H.root .. "/build/poll/?.so"),
+        "-o", "plainTerminal", "spec/poller_spec.lua", "2>&1"}, " ")
+      local p = assert(io.popen(cmd))
+      local out = p:read("a")
+      local ok = p:close()
+      assert(ok, "the poller spec under poll(2) failed:\n" .. out)
+      assert.matches("0 failures / 0 errors", out)
+      assert.matches("[1-9]%d* successes", out)
+    end)
+  end)
+end
