@@ -5,6 +5,7 @@
 #                   for some of them)
 #   make asan       the same under AddressSanitizer and UBSan
 #   make valgrind   the same under valgrind's memcheck (every lua5.4 it starts)
+#   make fuzz       fuzz the address and option code for FUZZ_SECONDS (60)
 #   make check      luacheck and the documentation check
 #   make rockcheck  build and load the rock in a scratch tree
 #   make demo | bench | install | clean
@@ -65,7 +66,8 @@ ISOLATE = spec/support/isolate
 # The scheduler specs open thousands of descriptors.
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 
-.PHONY: all build test asan asan-build valgrind install demo bench check \
+.PHONY: all build test asan asan-build valgrind fuzz install demo bench \
+        check \
         rockcheck bench-c10k build-poll \
         clean FORCE
 
@@ -224,6 +226,21 @@ bench-c10k:
 	@$(MAKE) --no-print-directory build
 	$(RAISE_NOFILE); $(RUN_ENV) $(if $(CONNS),CONNS='$(CONNS)') \
 	  $(LUA) bench/c10k.lua
+
+# A fuzz target (spec/fuzz/fuzz_core.c) for the C code that turns Lua values
+# into socket addresses and option values, linked with csrc/*.c and liblua
+# (the module itself never links liblua). spec/fuzz/run.sh builds it with
+# clang's libFuzzer, installing clang and its runtime when it can, or else
+# with $(ASAN_CC) and a seeded random driver, both under ASan and UBSan;
+# it replays spec/fuzz/regressions/ and fuzzes for FUZZ_SECONDS, in a
+# network namespace of its own where allowed; the harness refuses any
+# address outside loopback and any name lookup. Findings go to build/fuzz/.
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	@.ci/deps build
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' ASAN_CC='$(ASAN_CC)' \
+	  LUA_INCDIR='$(LUA_INCDIR)' spec/fuzz/run.sh
 
 install: build
 	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
