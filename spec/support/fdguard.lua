@@ -24,10 +24,12 @@ end
 
 local PID = pid()
 
--- The child compares each link with its own stdout, the listing pipe.
-local LIST = "self=$(readlink /proc/$$/fd/1); cd /proc/" .. PID .. "/fd && "
+-- The child compares each link with its own stdout, the listing pipe. It
+-- runs without the sanitizer runtimes make asan preloads: not under test.
+local LIST = "exec env -u LD_PRELOAD sh -c '"
+  .. "self=$(readlink /proc/$$/fd/1); cd /proc/" .. PID .. "/fd && "
   .. "for f in *; do t=$(readlink \"$f\") || continue; "
-  .. "[ \"$t\" = \"$self\" ] || printf '%s %s\\n' \"$f\" \"$t\"; done"
+  .. "[ \"$t\" = \"$self\" ] || printf \"%s %s\\n\" \"$f\" \"$t\"; done'"
 
 -- fd number -> link target, for every descriptor open now
 local function snapshot()
