@@ -36,7 +36,7 @@ static void topath (lua_State *L, int arg, sockit_Addr *a, socklen_t *len) {
   luaL_argcheck(L, n <= sizeof a->un.sun_path, arg, "path too long");
   luaL_argcheck(L, n < 2 || memchr(path + 1, '\0', n - 1) == NULL, arg,
                 "path contains a zero byte");
-  memset(&a->un, 0, sizeof a->un);
+  memset(a, 0, sizeof *a);
   a->un.sun_family = AF_UNIX;
   memcpy(a->un.sun_path, path, n);
   *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);

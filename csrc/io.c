@@ -5,8 +5,10 @@
 #include "sockit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #define NODEADLINE  (-1.0)
@@ -39,6 +41,37 @@ static int socketerror (int fd) {
 }
 
 
+/*
+** A Unix socket's connect to a full backlog cannot be polled for: the
+** non-blocking one fails with EAGAIN at once. The kernel waits for room
+** in blocking mode only, for at most SO_SNDTIMEO, which this uses.
+*/
+static int unixconnect (sockit_Socket *s, const sockit_Addr *a,
+                        socklen_t len) {
+  double deadline = sockit_now() + s->timeout;
+  struct timeval tv = {0, 0};
+  int flags = fcntl(s->fd, F_GETFL);
+  int err;
+  if (flags < 0 || fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return errno;
+  do {
+    double left = deadline - sockit_now();
+    if (left <= 0) {
+      err = EAGAIN;
+      break;
+    }
+    tv.tv_sec = (time_t)left;
+    tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6) + 1;
+    setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    err = connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
+  } while (err == EINTR);
+  tv.tv_sec = tv.tv_usec = 0;
+  setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  fcntl(s->fd, F_SETFL, flags);
+  return err == EAGAIN ? ETIMEDOUT : err;
+}
+
+
 /* connect(s, host, port) / connect(s, path) -> true */
 static int l_connect (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
@@ -53,6 +86,8 @@ static int l_connect (lua_State *L) {
     err = sockit_waitfd(s->fd, POLLOUT, sockit_deadline(s->timeout));
     if (err == 0) err = socketerror(s->fd);
   }
+  else if (err == EAGAIN && s->family == AF_UNIX && s->timeout > 0)
+    err = unixconnect(s, &a, len);
   return err == 0 ? pushtrue(L) : sockit_fail(L, err);
 }
 
