@@ -319,7 +319,7 @@ function methods:read(...)
   -- stream's buffer is empty and a bad self has none, so their checks
   -- wait for the slow path.
   if fmt == "l" and select("#", ...) == 1 then
-    local buf, pos = self.buf, self.pos
+    local buf, pos = self and self.buf, self and self.pos
     local e = buf and find(buf, "\n", pos, true)
     if e and e - pos <= self.maxline then
       self.pos = e + 1
