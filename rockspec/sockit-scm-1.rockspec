@@ -46,6 +46,7 @@ build = {
       libraries = { "pthread" },
     },
     ["sockit"] = "lua/sockit/init.lua",
+    ["sockit.loop"] = "lua/sockit/loop.lua",
     ["sockit.server"] = "lua/sockit/server.lua",
     ["sockit.stream"] = "lua/sockit/stream.lua",
     ["sockit.udp"] = "lua/sockit/udp.lua",
