@@ -173,8 +173,9 @@ static int backend_wait (Poller *p, int ms) {
   int i, n = poll(p->ev, (nfds_t)p->count, ms);
   p->nready = 0;
   if (n < 0) return errno;
-  for (i = 0; i < p->count && p->nready < n; i++)
-    if (p->ev[i].revents != 0) p->ready[p->nready++] = p->ev[i];
+  for (i = 0; i < p->count; i++)  /* a closed one is forgotten, as epoll does */
+    if (p->ev[i].revents != 0 && !(p->ev[i].revents & POLLNVAL))
+      p->ready[p->nready++] = p->ev[i];
   return 0;
 }
 
