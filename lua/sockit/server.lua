@@ -12,11 +12,7 @@ local mt = {__index = methods, __name = "sockit.server"}
 local M = {}
 
 local function check(self, fname)
-  if getmetatable(self) ~= mt then
-    util.error(("calling '%s' on bad self (sockit.server expected, got %s)")
-               :format(fname, type(self)))
-  end
-  if self.closed then util.error("attempt to use a closed server") end
+  util.self(self, mt, fname, "server")
 end
 
 -- new(sock, opts) -> a server owning the listening sock; opts.nodelay and

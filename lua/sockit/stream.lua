@@ -38,11 +38,7 @@ end
 
 -- raises unless self is an open stream
 local function check(self, fname)
-  if getmetatable(self) ~= mt then
-    util.error(("calling '%s' on bad self (sockit.stream expected, got %s)")
-               :format(fname, type(self)))
-  end
-  if self.closed then util.error("attempt to use a closed stream") end
+  util.self(self, mt, fname, "stream")
 end
 
 

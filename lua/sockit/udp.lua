@@ -18,11 +18,7 @@ local mt = {__index = methods, __name = "sockit.udp"}
 local M = {}
 
 local function check(self, fname)
-  if getmetatable(self) ~= mt then
-    util.error(("calling '%s' on bad self (sockit.udp expected, got %s)")
-               :format(fname, type(self)))
-  end
-  if self.closed then util.error("attempt to use a closed socket") end
+  util.self(self, mt, fname, "socket")
 end
 
 local function checkdata(data, fname)

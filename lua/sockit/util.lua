@@ -34,6 +34,16 @@ function util.error(msg)
 end
 
 -- argerror(arg, fname, msg): raises "bad argument #arg to 'fname' (msg)"
+-- self(obj, mt, fname, what): raises unless obj is an open object with the
+-- metatable mt; `what` names it in the closed-object message
+function util.self(obj, mt, fname, what)
+  if getmetatable(obj) ~= mt then
+    util.error(("calling '%s' on bad self (%s expected, got %s)")
+               :format(fname, mt.__name, type(obj)))
+  end
+  if obj.closed then util.error("attempt to use a closed " .. what) end
+end
+
 function util.argerror(arg, fname, msg)
   error(("bad argument #%d to '%s' (%s)"):format(arg, fname, msg),
         callerlevel())
