@@ -9,9 +9,7 @@ after_each(function() H.cleanup() end)
 
 -- A pair that nothing else can disturb, with a wide send buffer.
 local function pair(stype)
-  local a, b = core.socketpair(stype)
-  finally(function() a:close(); b:close() end)
-  return a, b
+  return H.pair(finally, stype)
 end
 
 local function tcppair(host)

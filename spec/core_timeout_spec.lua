@@ -8,30 +8,14 @@ local core = H.core()
 after_each(function() H.cleanup() end)
 
 local function pair(stype)
-  local a, b = core.socketpair(stype)
-  finally(function() a:close(); b:close() end)
-  return a, b
+  return H.pair(finally, stype)
 end
 
 -- A listener whose accept queue is full, so that loopback drops further
 -- SYNs and a new connection stays pending: listener, port, the sockets
 -- that fill the queue.
 local function full_listener()
-  local l, port = H.listener("127.0.0.1", 0)
-  local fill = {}
-  finally(function()
-    for _, c in ipairs(fill) do c:close() end
-    l:close()
-  end)
-  for _ = 1, 32 do
-    local c = core.socket("inet", "stream"):settimeout(0)
-    fill[#fill + 1] = c
-    local ok, _, code = c:connect("127.0.0.1", port)
-    assert(ok or code == "EINPROGRESS", code)
-    -- a connection the listener took completes at once over loopback
-    if not c:wait("w", 0.1) then return l, port, fill end
-  end
-  error("the accept queue of a backlog-0 listener never filled")
+  return H.full_listener(finally, 32, 0.1)
 end
 
 describe("recv with a timeout", function()

@@ -6,32 +6,28 @@ local H = dofile("spec/support/helpers.lua")
 local core = H.core()
 local sockit = require("sockit")
 
-local q = H.quote
 local TIMEOUT = 20  -- seconds a client waits for the server before failing
 
--- Starts the server; the shell prints its pid, then becomes the server,
--- whose first line tells its port.
+-- Starts the server, whose first line tells its port.
 local function start(args)
-  local cmd = ("echo $$; exec env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= %s "
-    .. "examples/chat_server.lua --port 0 %s"):format(q(H.LUA_PATH),
-    q(H.LUA_CPATH), q(H.lua), args or "")
-  local pipe = assert(io.popen(cmd, "r"))
-  local server = {pipe = pipe, pid = tonumber(pipe:read("l"))}
-  local line = pipe:read("l")
-  server.port = tonumber((line or ""):match("^listening 127%.0%.0%.1 (%d+)$"))
-  assert(server.port, "the chat server did not start: " .. tostring(line))
+  local server = H.start(H.LUA .. "examples/chat_server.lua --port 0 " .. (args or ""))
+  assert(server.host == "127.0.0.1" and server.port,
+         "the chat server did not start: " .. tostring(server.line))
   return server
 end
 
-local function stop(server)
-  if server and server.pipe then
-    os.execute("kill " .. server.pid .. " 2>/dev/null")
-    server.pipe:close()
-    server.pipe = nil
-  end
-end
+local stop = H.stop
 
 local streams = {}
+
+-- Closes the clients' streams, then stops the server.
+local function teardown(server)
+  for i = #streams, 1, -1 do
+    streams[i]:close()
+    streams[i] = nil
+  end
+  stop(server)
+end
 
 local function connect(port)
   local c = assert(sockit.connect("127.0.0.1", port, {timeout = TIMEOUT}))
@@ -64,13 +60,7 @@ describe("examples/chat_server.lua", function()
 
   before_each(function() server = start() end)
 
-  after_each(function()
-    for i = #streams, 1, -1 do
-      streams[i]:close()
-      streams[i] = nil
-    end
-    stop(server)
-  end)
+  after_each(function() teardown(server) end)
 
   it("greets each client by name with the room, and tells the others", function()
     local alice, hello = join(server.port, "alice")
@@ -157,13 +147,7 @@ end)
 describe("examples/chat_server.lua with --max-queue", function()
   local server
 
-  after_each(function()
-    for i = #streams, 1, -1 do
-      streams[i]:close()
-      streams[i] = nil
-    end
-    stop(server)
-  end)
+  after_each(function() teardown(server) end)
 
   it("drops a client that does not read, while the others get every line", function()
     server = start("--max-queue 262144")

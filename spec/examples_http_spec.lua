@@ -7,24 +7,12 @@ local sockit = require("sockit")
 local core = H.core()
 
 local q = H.quote
-local ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= "):format(q(H.LUA_PATH), q(H.LUA_CPATH))
-local HTTP_GET = ENV .. q(H.lua) .. " examples/http_get.lua "
+local HTTP_GET = H.LUA .. "examples/http_get.lua "
 -- Programs that are not under test run without the sanitizer runtimes
 -- `make asan` preloads (their own leaks at exit would fail them).
 local NGINX = "env -u LD_PRELOAD /usr/sbin/nginx"
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+local write_file = H.write_file
 
 local function sha256(path)
   local p = assert(io.popen("sha256sum " .. q(path)))
@@ -36,13 +24,7 @@ end
 -- Starts http_get in the background, stdout and stderr going to files;
 -- `finish()` waits for it and gives status, stdout, stderr.
 local function background(args)
-  local dir = H.tmpdir()
-  local pipe = assert(io.popen(("%s%s </dev/null >%s 2>%s"):format(
-    HTTP_GET, args, q(dir .. "/out"), q(dir .. "/err"))))
-  return function()
-    local _, _, status = pipe:close()
-    return status, read_file(dir .. "/out"), read_file(dir .. "/err")
-  end
+  return H.background(HTTP_GET .. args)
 end
 
 local function http_get(args)

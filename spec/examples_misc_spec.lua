@@ -7,56 +7,9 @@ local sockit = require("sockit")
 local core = H.core()
 
 local q = H.quote
-local ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= "):format(q(H.LUA_PATH), q(H.LUA_CPATH))
-local LUA = ENV .. q(H.lua) .. " "
-
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
--- Starts `cmd` in the background and reads its first line ("listening
--- ..."). The shell prints its pid first, then becomes the command.
-local function start(cmd)
-  local pipe = assert(io.popen("echo $$; exec " .. cmd, "r"))
-  local child = { pipe = pipe, pid = tonumber(pipe:read("l")) }
-  child.line = pipe:read("l")
-  local host, port = (child.line or ""):match("^listening (%S+) (%d+)$")
-  child.host, child.port = host, tonumber(port)
-  return child
-end
-
--- Waits for the child to end by itself: ok, how, status as io.close gives.
-local function wait(child)
-  local pipe = child.pipe
-  child.pipe = nil
-  return pipe:close()
-end
-
-local function stop(child)
-  if child and child.pipe then
-    os.execute("kill " .. child.pid .. " 2>/dev/null")
-    wait(child)
-  end
-end
-
--- Runs a command to the end: status, stdout, stderr.
-local function run(cmd, input)
-  local dir = H.tmpdir()
-  write_file(dir .. "/in", input or "")
-  local pipe = assert(io.popen(("%s <%s 2>%s"):format(cmd, q(dir .. "/in"), q(dir .. "/err"))))
-  local out = pipe:read("a")
-  local _, _, status = pipe:close()
-  return status, out, read_file(dir .. "/err")
-end
+local LUA = H.LUA
+local read_file, write_file = H.read_file, H.write_file
+local start, wait, stop, run = H.start, H.wait, H.stop, H.exec
 
 describe("examples/echo_server.lua", function()
   local server

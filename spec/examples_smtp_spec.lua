@@ -7,73 +7,14 @@ local H = dofile("spec/support/helpers.lua")
 local sockit = require("sockit")
 
 local q = H.quote
-local ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= "):format(q(H.LUA_PATH), q(H.LUA_CPATH))
-local LUA = ENV .. q(H.lua) .. " "
+local LUA = H.LUA
 -- Debian's python3 (aiosmtpd is a Debian package), without the sanitizer
 -- runtimes `make asan` preloads: it is not under test.
 local PYTHON = "env -u LD_PRELOAD /usr/bin/python3"
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
--- Starts `cmd` in the background and reads its first line of output (a
--- server's "listening <host> <port>"). The shell prints its pid first, then
--- becomes the command, so `stop` can end it.
-local function start(cmd)
-  local pipe = assert(io.popen("echo $$; exec " .. cmd, "r"))
-  local child = { pipe = pipe, pid = tonumber(pipe:read("l")) }
-  child.line = pipe:read("l")
-  local host, port = (child.line or ""):match("^listening (%S+) (%d+)$")
-  child.host, child.port = host, tonumber(port)
-  return child
-end
-
--- Waits for the child to end by itself: ok, how, status as io.close gives.
-local function wait(child)
-  local pipe = child.pipe
-  child.pipe = nil
-  return pipe:close()
-end
-
-local function stop(child)
-  if child.pipe then
-    os.execute("kill " .. child.pid .. " 2>/dev/null")
-    wait(child)
-  end
-end
-
--- Runs a command to the end with `input` on stdin: status, stdout, stderr.
-local function run(cmd, input)
-  local dir = H.tmpdir()
-  write_file(dir .. "/in", input or "")
-  local pipe = assert(io.popen(("%s <%s 2>%s"):format(cmd, q(dir .. "/in"), q(dir .. "/err"))))
-  local out = pipe:read("a")
-  local _, _, status = pipe:close()
-  return status, out, read_file(dir .. "/err")
-end
-
--- Starts a command in the background with stdout and stderr going to
--- files; `finish()` waits for it and gives status, stdout, stderr.
-local function background(cmd, input)
-  local dir = H.tmpdir()
-  write_file(dir .. "/in", input or "")
-  local pipe = assert(io.popen(("%s <%s >%s 2>%s"):format(
-    cmd, q(dir .. "/in"), q(dir .. "/out"), q(dir .. "/err"))))
-  return function()
-    local _, _, status = pipe:close()
-    return status, read_file(dir .. "/out"), read_file(dir .. "/err")
-  end
-end
+local read_file, write_file = H.read_file, H.write_file
+local start, wait, stop, run = H.start, H.wait, H.stop, H.exec
+local background = H.background
 
 local function sendmail(port, args)
   return LUA .. "examples/sendmail.lua --host 127.0.0.1 --port " .. port .. " " .. args

@@ -36,12 +36,7 @@ local function readyset(p, n)
   return t
 end
 
-local function nofile()
-  local sh = assert(io.popen("ulimit -n"))
-  local n = sh:read("l")
-  sh:close()
-  return n == "unlimited" and math.huge or tonumber(n)
-end
+local nofile = H.nofile
 
 describe("core.poller()", function()
   it("makes a poller of the " .. BACKEND .. " backend, watching nothing", function()

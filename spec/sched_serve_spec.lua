@@ -10,13 +10,7 @@ local function run()
   assert.is_true(sockit.run())
 end
 
--- the soft limit on descriptors this process (and its children) may open
-local function nofile()
-  local sh = assert(io.popen("ulimit -n"))
-  local n = sh:read("l")
-  sh:close()
-  return n == "unlimited" and math.huge or tonumber(n)
-end
+local nofile = H.nofile
 
 -- serve on 127.0.0.1 and a free port -> server, port
 local function serve(handler, opts)

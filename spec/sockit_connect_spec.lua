@@ -11,11 +11,7 @@ local sockit = require("sockit")
 
 after_each(function() H.cleanup() end)
 
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return err
-end
+local raised = H.raised
 
 -- a sockit server on host, port 0: server, port
 local function server(host)
@@ -35,20 +31,8 @@ end
 -- A listener whose accept queue is full: loopback drops further SYNs, so
 -- a new connection stays pending. -> port
 local function full_listener()
-  local l, port = H.listener("127.0.0.1", 0)
-  local fill = {}
-  finally(function()
-    for _, c in ipairs(fill) do c:close() end
-    l:close()
-  end)
-  for _ = 1, 64 do
-    local c = core.socket("inet", "stream"):settimeout(0)
-    fill[#fill + 1] = c
-    local ok, _, code = c:connect("127.0.0.1", port)
-    assert(ok or code == "EINPROGRESS", code)
-    if not c:wait("w", 0.2) then return port end
-  end
-  error("the accept queue of a backlog-0 listener never filled")
+  local _, port = H.full_listener(finally, 64, 0.2)
+  return port
 end
 
 -- System tools run without a preloaded sanitizer runtime (make asan sets

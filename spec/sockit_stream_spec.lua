@@ -25,11 +25,7 @@ local function streams(stype)
 end
 
 -- the message a raise gave, with the line it points at
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return err
-end
+local raised = H.raised
 
 -- the fail tuple of a write: nil, msg, code, sent
 local function writefail(code, v, msg, got, sent)

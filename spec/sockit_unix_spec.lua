@@ -7,11 +7,7 @@ local sockit = require("sockit")
 
 after_each(function() H.cleanup() end)
 
-local function raised(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  return err
-end
+local raised = H.raised
 
 local function closing(obj, ...)
   if obj then finally(function() obj:close() end) end

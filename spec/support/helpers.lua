@@ -261,4 +261,119 @@ function H.bytes(n, seed)
   return block:rep(n // 256 + 1):sub(1, n)
 end
 
+-- The error message `fn(...)` raised; fails if it returned instead.
+function H.raised(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error")
+  return err
+end
+
+-- A socketpair that `defer` (the test's `finally`) closes: a, b.
+function H.pair(defer, stype)
+  local a, b = H.core().socketpair(stype)
+  defer(function() a:close(); b:close() end)
+  return a, b
+end
+
+-- A backlog-0 listener with a full queue (new connects stay pending): listener, port, fill.
+function H.full_listener(defer, tries, pause)
+  local core = H.core()
+  local l, port = H.listener("127.0.0.1", 0)
+  local fill = {}
+  defer(function()
+    for _, c in ipairs(fill) do c:close() end
+    l:close()
+  end)
+  for _ = 1, tries do
+    local c = core.socket("inet", "stream"):settimeout(0)
+    fill[#fill + 1] = c
+    local ok, _, code = c:connect("127.0.0.1", port)
+    assert(ok or code == "EINPROGRESS", code)
+    -- a connection the listener took completes at once over loopback
+    if not c:wait("w", pause) then return l, port, fill end
+  end
+  error("the accept queue of a backlog-0 listener never filled")
+end
+
+-- The soft limit on descriptors this process (and its children) may open.
+function H.nofile()
+  local sh = assert(io.popen("ulimit -n"))
+  local n = sh:read("l")
+  sh:close()
+  return n == "unlimited" and math.huge or tonumber(n)
+end
+
+-- The whole content of a file, read in binary mode.
+function H.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+-- Writes `data` to a file in binary mode, replacing what it held.
+function H.write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+-- Shell prefix giving a command the work tree's module paths.
+H.ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= "):format(
+  H.quote(H.LUA_PATH), H.quote(H.LUA_CPATH))
+-- Shell prefix that runs a Lua script (append its path and arguments).
+H.LUA = H.ENV .. H.quote(H.lua) .. " "
+
+-- Starts `cmd` via `echo $$; exec`, reading pid and first line "listening HOST PORT".
+function H.start(cmd)
+  local pipe = assert(io.popen("echo $$; exec " .. cmd, "r"))
+  local child = { pipe = pipe, pid = tonumber(pipe:read("l")) }
+  child.line = pipe:read("l")
+  local host, port = (child.line or ""):match("^listening (%S+) (%d+)$")
+  child.host, child.port = host, tonumber(port)
+  return child
+end
+
+-- Waits for an H.start child to end by itself: ok, how, status as io.close gives.
+function H.wait(child)
+  local pipe = child.pipe
+  child.pipe = nil
+  return pipe:close()
+end
+
+-- Kills an H.start child (if any, and still running) and waits for it.
+function H.stop(child)
+  if child and child.pipe then
+    os.execute("kill " .. child.pid .. " 2>/dev/null")
+    H.wait(child)
+  end
+end
+
+-- Runs shell command `cmd` to the end with `input` on stdin: status, stdout, stderr.
+function H.exec(cmd, input)
+  local dir = H.tmpdir()
+  H.write_file(dir .. "/in", input or "")
+  local pipe = assert(io.popen(("%s <%s 2>%s"):format(
+    cmd, H.quote(dir .. "/in"), H.quote(dir .. "/err"))))
+  local out = pipe:read("a")
+  local _, _, status = pipe:close()
+  return status, out, H.read_file(dir .. "/err")
+end
+
+-- Starts `cmd` (stdin `input` or /dev/null) -> finish() giving status, stdout, stderr.
+function H.background(cmd, input)
+  local dir = H.tmpdir()
+  local stdin = "/dev/null"
+  if input then
+    stdin = H.quote(dir .. "/in")
+    H.write_file(dir .. "/in", input)
+  end
+  local pipe = assert(io.popen(("%s <%s >%s 2>%s"):format(
+    cmd, stdin, H.quote(dir .. "/out"), H.quote(dir .. "/err"))))
+  return function()
+    local _, _, status = pipe:close()
+    return status, H.read_file(dir .. "/out"), H.read_file(dir .. "/err")
+  end
+end
+
 return H
