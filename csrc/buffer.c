@@ -40,18 +40,31 @@ static int l_capacity (lua_State *L) {
 }
 
 
+/*
+** The optional positions i (at 'arg', default 1) and j (at arg + 1,
+** default -1) over 'len' bytes, as string.sub reads them: returns how many
+** bytes they select, and in '*start' the offset of the first.
+*/
+size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start) {
+  lua_Integer n = (lua_Integer)len;
+  lua_Integer i = luaL_optinteger(L, arg, 1);
+  lua_Integer j = luaL_optinteger(L, arg + 1, -1);
+  if (i < 0) i = i < -n ? 1 : n + i + 1;
+  else if (i == 0) i = 1;
+  if (j < 0) j = j < -n ? 0 : n + j + 1;
+  else if (j > n) j = n;
+  *start = 0;
+  if (i > j) return 0;
+  *start = (size_t)(i - 1);
+  return (size_t)(j - i + 1);
+}
+
+
 /* buf:tostring([i [, j]]) -> the data it holds, cut as string.sub cuts */
 static int l_tostring (lua_State *L) {
   sockit_Buffer *b = checkbuffer(L);
-  lua_Integer len = (lua_Integer)b->len;
-  lua_Integer i = luaL_optinteger(L, 2, 1);
-  lua_Integer j = luaL_optinteger(L, 3, -1);
-  if (i < 0) i = i < -len ? 1 : len + i + 1;
-  else if (i == 0) i = 1;
-  if (j < 0) j = j < -len ? 0 : len + j + 1;
-  else if (j > len) j = len;
-  if (i > j) lua_pushliteral(L, "");
-  else lua_pushlstring(L, b->data + i - 1, (size_t)(j - i + 1));
+  size_t start, n = sockit_range(L, 2, b->len, &start);
+  lua_pushlstring(L, b->data + start, n);
   return 1;
 }
 

@@ -60,10 +60,14 @@ static int unixconnect (sockit_Socket *s, const sockit_Addr *a,
       err = EAGAIN;
       break;
     }
+    if (left > 1e6) left = 1e6;  /* past it the kernel waits forever */
     tv.tv_sec = (time_t)left;
-    tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6) + 1;
-    setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    err = connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
+    tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1;  /* 0: no limit */
+    if (setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+      err = errno;
+    else
+      err = connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
   } while (err == EINTR);
   tv.tv_sec = tv.tv_usec = 0;
   setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -85,6 +89,7 @@ static int l_connect (lua_State *L) {
   if ((err == EINPROGRESS && s->timeout != 0) || err == EINTR) {
     err = sockit_waitfd(s->fd, POLLOUT, sockit_deadline(s->timeout));
     if (err == 0) err = socketerror(s->fd);
+    else if (err == EAGAIN) err = EINPROGRESS;  /* timeout 0, after EINTR */
   }
   else if (err == EAGAIN && s->family == AF_UNIX && s->timeout > 0)
     err = unixconnect(s, &a, len);
@@ -135,14 +140,6 @@ static int l_accept (lua_State *L) {
 }
 
 
-/* position 'pos' of string.sub on a string of 'len' bytes, clipped */
-static size_t subpos (lua_Integer pos, size_t len) {
-  if (pos > 0) return (size_t)pos > len ? len + 1 : (size_t)pos;
-  if (pos == 0 || (size_t)0 - (size_t)pos > len) return 1;
-  return len + (size_t)pos + 1;
-}
-
-
 /*
 ** The bytes to send: a string (or number) or a buffer at 'arg', cut to
 ** the range [i, j] that follows it, as string.sub does.
@@ -150,7 +147,7 @@ static size_t subpos (lua_Integer pos, size_t len) {
 static const char *checkdata (lua_State *L, int arg, size_t *len) {
   sockit_Buffer *b = (sockit_Buffer *)luaL_testudata(L, arg, SOCKIT_BUFFER);
   const char *p;
-  size_t i, j;
+  size_t start;
   if (b != NULL) {
     p = b->data;
     *len = b->len;
@@ -159,11 +156,8 @@ static const char *checkdata (lua_State *L, int arg, size_t *len) {
     p = lua_tolstring(L, arg, len);
   else
     return (void)luaL_typeerror(L, arg, "string or buffer"), NULL;
-  i = subpos(luaL_optinteger(L, arg + 1, 1), *len);
-  j = subpos(luaL_optinteger(L, arg + 2, -1), *len);
-  if (j > *len) j = *len;
-  *len = i <= j ? j - i + 1 : 0;
-  return p + i - 1;
+  *len = sockit_range(L, arg + 1, *len, &start);
+  return p + start;
 }
 
 
@@ -253,6 +247,7 @@ static int l_sendto (lua_State *L) {
   ssize_t n;
   int err = 0;
   luaL_argexpected(L, lua_type(L, 2) == LUA_TSTRING
+                   || lua_type(L, 2) == LUA_TNUMBER
                    || luaL_testudata(L, 2, SOCKIT_BUFFER), 2,
                    "string or buffer");
   err = sockit_toaddr(L, 3, s->family, 0, &a, &alen);
@@ -293,7 +288,12 @@ static int l_recvfrom (lua_State *L) {
   } while (got < 0 && (err = retry(s, errno, POLLIN, &deadline)) == 0);
   if (got < 0) return sockit_fail(L, err);
   luaL_pushresultsize(&b, (size_t)got);
-  count = 1 + sockit_pushaddr(L, &a, msg.msg_namelen);
+  if (msg.msg_namelen == 0 && s->family != AF_UNIX) {
+    lua_pushnil(L);  /* a connected stream socket tells no sender */
+    count = 2;
+  }
+  else
+    count = 1 + sockit_pushaddr(L, &a, msg.msg_namelen);
   if (msg.msg_flags & MSG_TRUNC) {
     lua_pushboolean(L, 1);
     count++;

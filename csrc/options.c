@@ -129,6 +129,8 @@ static int setmembership (lua_State *L, const Setting *o) {
   }
   else {
     struct ip_mreq m;
+    luaL_argcheck(L, index == 0, 3,
+                  "field 'interface' must be an IPv4 address");
     memset(&m, 0, sizeof m);
     m.imr_interface.s_addr = htonl(INADDR_ANY);
     if (inet_pton(AF_INET, group, &m.imr_multiaddr) != 1

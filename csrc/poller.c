@@ -68,7 +68,17 @@ static int objfd (lua_State *L, int arg) {
 }
 
 
-/* make room for 'n' events; raises on memory errors, before any change */
+/*
+** Make room for 'n' events; raises on memory errors, before any change.
+** With poll(2) one block holds the watched set and, after it, the ready
+** entries of the last wait (scratch, so growing need not keep them).
+*/
+#if USE_EPOLL
+#define BLOCKS 1
+#else
+#define BLOCKS 2
+#endif
+
 static void reserve (lua_State *L, Poller *p, int n) {
   void *ud;
   lua_Alloc alloc = lua_getallocf(L, &ud);
@@ -76,15 +86,12 @@ static void reserve (lua_State *L, Poller *p, int n) {
   int cap = p->cap;
   if (n <= cap) return;
   while (cap < n) cap = cap < 16 ? 16 : cap * 2;
-  ev = (Event *)alloc(ud, p->ev, sizeof(Event) * (size_t)p->cap,
-                      sizeof(Event) * (size_t)cap);
+  ev = (Event *)alloc(ud, p->ev, sizeof(Event) * BLOCKS * (size_t)p->cap,
+                      sizeof(Event) * BLOCKS * (size_t)cap);
   if (ev == NULL) luaL_error(L, "not enough memory");
   p->ev = ev;
 #if !USE_EPOLL
-  ev = (Event *)alloc(ud, p->ready, sizeof(Event) * (size_t)p->cap,
-                      sizeof(Event) * (size_t)cap);
-  if (ev == NULL) luaL_error(L, "not enough memory");
-  p->ready = ev;
+  p->ready = ev + cap;
 #endif
   p->cap = cap;
 }
@@ -187,7 +194,6 @@ static void backend_result (Poller *p, int i, int *fd, int *events) {
 static void backend_close (lua_State *L, Poller *p) {
   void *ud;
   lua_Alloc alloc = lua_getallocf(L, &ud);
-  alloc(ud, p->ready, sizeof(Event) * (size_t)p->cap, 0);
   alloc(ud, p->slot, sizeof(int) * (size_t)p->nslot, 0);
   p->ready = NULL;
   p->slot = NULL;
@@ -337,7 +343,7 @@ static int l_close (lua_State *L) {
   lua_Alloc alloc = lua_getallocf(L, &ud);
   if (p->epfd >= 0) {
     backend_close(L, p);
-    alloc(ud, p->ev, sizeof(Event) * (size_t)p->cap, 0);
+    alloc(ud, p->ev, sizeof(Event) * BLOCKS * (size_t)p->cap, 0);
     p->ev = NULL;
     p->cap = p->count = p->nready = 0;
     p->epfd = -1;

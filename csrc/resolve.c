@@ -84,10 +84,15 @@ static void *run (void *arg) {
 ** A thread may still run this module's code after the Lua state is
 ** closed and the module unloaded: pin the module in memory once.
 */
-static void pinmodule (void) {
+static void pin (void) {
   Dl_info info;
-  if (dladdr((void *)(size_t)pinmodule, &info) != 0 && info.dli_fname != NULL)
+  if (dladdr((void *)(size_t)pin, &info) != 0 && info.dli_fname != NULL)
     dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
+static void pinmodule (void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;  /* process-wide, no state */
+  pthread_once(&once, pin);
 }
 
 
@@ -103,13 +108,15 @@ static char *dupstr (const char *s) {
 static int newjob (Job **out, const char *host, const char *service,
                    const struct addrinfo *hints) {
   Job *j = (Job *)calloc(1, sizeof *j);
+  int err = 0;
   if (j == NULL) return ENOMEM;
-  j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   j->host = dupstr(host);
   j->service = dupstr(service);
-  if (j->efd < 0 || (host && !j->host) || (service && !j->service)) {
-    int err = j->efd < 0 ? errno : ENOMEM;
-    if (j->efd >= 0) close(j->efd);
+  if ((host && !j->host) || (service && !j->service))
+    err = ENOMEM;
+  else if ((j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+    err = errno;
+  if (err != 0) {
     free(j->host);
     free(j->service);
     free(j);
