@@ -44,7 +44,12 @@ local function attempt(sock, a, opts, deadline)
     ok, msg, code = core.setoption(sock, "nodelay", true)
   end
   if ok and opts.bind then
-    ok, msg, code = core.bind(sock, opts.bind[1], opts.bind[2])
+    -- the local address, by name or number, in the family of this attempt
+    local list
+    list, msg, code = wait.resolve(opts.bind[1], opts.bind[2],
+      {type = "stream", family = a.family, passive = true}, deadline)
+    ok = nil
+    if list then ok, msg, code = core.bind(sock, list[1].host, list[1].port) end
   end
   if ok then
     ok, msg, code = wait.call(sock, core.connect, deadline, a.host, a.port)
@@ -113,8 +118,8 @@ end
 
 -- sockit.listen(host, port [, opts]) -> server. host "*" is every
 -- address, IPv6 and IPv4; port 0 picks a free port. opts: backlog,
--- family, reuseaddr (default true), nodelay and maxline for the accepted
--- streams.
+-- family, reuseaddr (default true), nodelay, maxline and timeout for the
+-- accepted streams.
 function sockit.listen(host, port, opts)
   util.string(host, 1, "listen")
   util.port(port, 2, "listen")

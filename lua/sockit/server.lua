@@ -15,13 +15,14 @@ local function check(self, fname)
   util.self(self, mt, fname, "server")
 end
 
--- new(sock, opts) -> a server owning the listening sock; opts.nodelay and
--- opts.maxline apply to the streams it accepts
+-- new(sock, opts) -> a server owning the listening sock; opts.nodelay,
+-- opts.maxline and opts.timeout apply to the streams it accepts
 local function new(sock, opts)
   local tcp = core.getoption(sock, "family") ~= "unix"
   return setmetatable({socket = sock, closed = false, timeout = nil,
                        nodelay = tcp and opts.nodelay ~= false,
-                       maxline = opts.maxline}, mt)
+                       maxline = opts.maxline,
+                       streamtimeout = util.timeout(opts.timeout)}, mt)
 end
 
 -- server:accept() -> stream, host, port / stream, path
@@ -31,7 +32,8 @@ function methods:accept()
   if not sock then return nil, host, port end
   -- a refused option leaves the connection as usable as before
   if self.nodelay then core.setoption(sock, "nodelay", true) end
-  return stream.new(sock, nil, self.maxline), util.host(host), port
+  return stream.new(sock, self.streamtimeout, self.maxline), util.host(host),
+         port
 end
 
 -- server:address() -> host, port / path
