@@ -53,12 +53,7 @@ end
 -- accept wakes with nil, msg, "ECANCELED".
 function methods:close()
   if getmetatable(self) ~= mt then check(self, "close") end
-  if not self.closed then
-    self.closed = true
-    wait.cancel(self.socket)
-    core.close(self.socket)
-  end
-  return true
+  return wait.close(self)
 end
 
 mt.__close = function(self) methods.close(self) end

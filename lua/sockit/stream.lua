@@ -425,12 +425,8 @@ end
 -- stream wakes with nil, msg, "ECANCELED".
 function methods:close()
   if getmetatable(self) ~= mt then check(self, "close") end
-  if not self.closed then
-    self.closed, self.buf, self.pos = true, "", 1
-    wait.cancel(self.socket)
-    core.close(self.socket)
-  end
-  return true
+  self.buf, self.pos = "", 1
+  return wait.close(self)
 end
 
 local hows = {r = true, w = true, rw = true}

@@ -113,12 +113,7 @@ end
 -- udp:close() -> true; closing twice is fine
 function methods:close()
   if getmetatable(self) ~= mt then check(self, "close") end
-  if not self.closed then
-    self.closed = true
-    wait.cancel(self.socket)
-    core.close(self.socket)
-  end
-  return true
+  return wait.close(self)
 end
 
 mt.__close = function(self) methods.close(self) end
