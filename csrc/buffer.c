@@ -91,11 +91,7 @@ static const luaL_Reg metamethods[] = {
 
 
 void sockit_buffer_open (lua_State *L) {
-  luaL_newmetatable(L, SOCKIT_BUFFER);
-  luaL_setfuncs(L, metamethods, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  sockit_class(L, SOCKIT_BUFFER, metamethods, methods);
   lua_pushcfunction(L, l_buffer);
   lua_setfield(L, -2, "buffer");
 }

@@ -6,6 +6,21 @@
 
 
 /*
+** Register the metatable 'tname' of a class of userdata: its
+** metamethods, and its methods as __index.
+*/
+void sockit_class (lua_State *L, const char *tname, const luaL_Reg *meta,
+                   const luaL_Reg *methods) {
+  luaL_newmetatable(L, tname);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+
+/*
 ** The methods of the handle are also functions of the module, so
 ** core.send(s, data) and s:send(data) are the same function.
 */

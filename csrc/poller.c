@@ -383,11 +383,7 @@ static const luaL_Reg metamethods[] = {
 
 
 void sockit_poller_open (lua_State *L) {
-  luaL_newmetatable(L, SOCKIT_POLLER);
-  luaL_setfuncs(L, metamethods, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  sockit_class(L, SOCKIT_POLLER, metamethods, methods);
   lua_pushcfunction(L, l_poller);
   lua_setfield(L, -2, "poller");
 }

@@ -228,11 +228,7 @@ static const luaL_Reg metamethods[] = {
 
 
 void sockit_resolve_open (lua_State *L) {
-  luaL_newmetatable(L, SOCKIT_REQUEST);
-  luaL_setfuncs(L, metamethods, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  sockit_class(L, SOCKIT_REQUEST, metamethods, methods);
   lua_pushcfunction(L, l_resolve);
   lua_setfield(L, -2, "resolve");
 }

@@ -57,6 +57,8 @@ int sockit_strerror (lua_State *L);
 
 /* core.c */
 LUAMOD_API int luaopen_sockit_core (lua_State *L);
+void sockit_class (lua_State *L, const char *tname, const luaL_Reg *meta,
+                   const luaL_Reg *methods);
 
 /* socket.c */
 sockit_Socket *sockit_newsock (lua_State *L);
