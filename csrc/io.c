@@ -5,7 +5,6 @@
 #include "sockit.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/time.h>
@@ -50,10 +49,8 @@ static int unixconnect (sockit_Socket *s, const sockit_Addr *a,
                         socklen_t len) {
   double deadline = sockit_now() + s->timeout;
   struct timeval tv = {0, 0};
-  int flags = fcntl(s->fd, F_GETFL);
   int err;
-  if (flags < 0 || fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
-    return errno;
+  if (sockit_setblocking(s->fd, 1) != 0) return errno;
   do {
     double left = deadline - sockit_now();
     if (left <= 0) {
@@ -71,7 +68,7 @@ static int unixconnect (sockit_Socket *s, const sockit_Addr *a,
   } while (err == EINTR);
   tv.tv_sec = tv.tv_usec = 0;
   setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  fcntl(s->fd, F_SETFL, flags);
+  sockit_setblocking(s->fd, 0);  /* a socket with a timeout is O_NONBLOCK */
   return err == EAGAIN ? ETIMEDOUT : err;
 }
 

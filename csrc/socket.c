@@ -202,7 +202,8 @@ static int l_type (lua_State *L) {
 }
 
 
-static int setblocking (int fd, int blocking) {
+/* clear or set O_NONBLOCK on 'fd'; 0, or -1 with errno */
+int sockit_setblocking (int fd, int blocking) {
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) return -1;
   flags = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
@@ -220,7 +221,7 @@ static int l_settimeout (lua_State *L) {
   double t = luaL_optnumber(L, 2, -1);
   luaL_argcheck(L, !isnan(t), 2, "timeout is NaN");
   if (t < 0) t = -1;
-  if ((t < 0) != (s->timeout < 0) && setblocking(s->fd, t < 0) != 0)
+  if ((t < 0) != (s->timeout < 0) && sockit_setblocking(s->fd, t < 0) != 0)
     return sockit_fail(L, errno);
   s->timeout = t;
   lua_settop(L, 1);

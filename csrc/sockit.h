@@ -69,6 +69,7 @@ int sockit_family (const char *name);
 int sockit_type (const char *name);
 int sockit_checkfamily (lua_State *L, int arg);
 int sockit_checktype (lua_State *L, int arg, const char *def);
+int sockit_setblocking (int fd, int blocking);
 void sockit_socket_open (lua_State *L);
 void sockit_socket_funcs (lua_State *L);
 
