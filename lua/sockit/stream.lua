@@ -328,7 +328,9 @@ function methods:read(...)
     local e = buf and find(buf, "\n", pos, true)
     if e and e - pos <= self.maxline then
       self.pos = e + 1
-      return sub(buf, pos, lastbyte(buf, pos, e))
+      -- lastbyte inline: a call here costs a third of the line rate
+      if byte(buf, e - 1) == 13 and e > pos then e = e - 1 end
+      return sub(buf, pos, e - 1)
     end
   end
   check(self, "read")
@@ -376,7 +378,8 @@ function methods:lines(...)
       local e = find(buf, "\n", pos, true)
       if e and e - pos <= self.maxline then
         self.pos = e + 1
-        return sub(buf, pos, lastbyte(buf, pos, e))
+        if byte(buf, e - 1) == 13 and e > pos then e = e - 1 end
+        return sub(buf, pos, e - 1)
       end
       local line, msg, code = self:read("l")
       if line == nil and msg then raising(nil, msg, code) end
