@@ -1,7 +1,8 @@
 -- The sockit layer's contract across its objects: how many values each
--- public call returns, the options every object shares (gettimeout,
--- setoption, getoption), unknown option names, integer-valued floats, and
--- lookup failures that name what was looked up.
+-- public call returns, the methods every object shares (gettimeout,
+-- setoption, getoption), and lookup failures that name what was looked
+-- up. Unknown option names and integer-valued floats are rows of
+-- badinput_spec.lua.
 
 local H = dofile("spec/support/helpers.lua")
 local core = H.core()
@@ -50,6 +51,7 @@ local function calls(check)
   c2:close()
   s2:close()
   check("server:address", 2, count(srv:address()))
+  check("sockit.listen", 1, count(sockit.listen("127.0.0.1", 0))):close()
   check("server:settimeout", 1, count(srv:settimeout(5)))
   check("server:gettimeout", 1, count(srv:gettimeout()))
   check("server:setoption", 1, count(srv:setoption("keepalive", false)))
@@ -133,73 +135,12 @@ describe("every public call of the layer", function()
     assert.is_nil(err)
   end)
 
-  it("returns one value from spawn and run", function()
+  it("returns one value from spawn, serve and run", function()
     assert.equal(1, select("#", sockit.spawn(function() end)))
+    local n, srv = count(sockit.serve("127.0.0.1", 0, print))
+    assert.equal(1, n)
+    srv:close()
     assert.equal(1, select("#", sockit.run()))
-  end)
-end)
-
-describe("read(\"l\") on CRLF lines", function()
-  local function pair(opts)
-    local a, b = core.socketpair()
-    local s = sockit.stream(b, opts)
-    finally(function() a:close(); s:close() end)
-    return a, s
-  end
-
-  it("drops the \\r of a \\r\\n and keeps every other \\r", function()
-    local a, s = pair()
-    a:send("one\r\ntwo\r\n\r\nin\rside\nthree\r\r\nlast\r")
-    a:shutdown("w")
-    assert.equal("one", s:read("l"))
-    assert.equal("two\r\n", s:read("L"))
-    assert.equal("", s:read("l"))
-    assert.equal("in\rside", s:read())
-    assert.equal("three\r", s:read("l"))
-    assert.equal("last\r", s:read("l"))   -- a lone \r at the end: kept
-    assert.is_nil(s:read("l"))
-  end)
-
-  it("drops it in lines(), with and without formats", function()
-    local a, s = pair()
-    a:send("a\r\nb\nc\r\n")
-    a:shutdown("w")
-    local got = {}
-    for line in s:lines() do got[#got + 1] = line end
-    assert.same({"a", "b", "c"}, got)
-    local a2, s2 = pair()
-    a2:send("x\r\ny\r\n")
-    a2:shutdown("w")
-    got = {}
-    for one, two in s2:lines("l", "L") do got[#got + 1] = one .. "|" .. two end
-    assert.same({"x|y\r\n"}, got)
-  end)
-
-  it("never takes a \\r already consumed for the one of a line", function()
-    local a, s = pair()
-    a:send("ab\r\ncd\n")
-    assert.equal("ab\r", s:read(3))
-    assert.equal("", s:read("l"))
-    assert.equal("cd", s:read("l"))
-  end)
-
-  it("waits for the \\n of a \\r at the end of what arrived", function()
-    local a, s = pair({timeout = 0, maxline = 4})
-    a:send("abcd\r")
-    H.fails("EAGAIN", s:read("l"))   -- not EMSGSIZE: the \r may end it
-    a:send("\n")
-    assert.equal("abcd", s:read("l"))
-    a:send("abcd\rx")
-    H.fails("EMSGSIZE", s:read("l"))
-  end)
-
-  it("counts neither \\r nor \\n in the line limit", function()
-    local a, s = pair({maxline = 3})
-    a:send("abc\r\nabc\r\nabcd\r\n")
-    assert.equal("abc", s:read("l"))
-    assert.equal("abc\r\n", s:read("L"))
-    H.fails("EMSGSIZE", s:read("l"))
-    H.fails("EMSGSIZE", s:read("L"))
   end)
 end)
 

@@ -86,6 +86,13 @@ local function toolong()
   return nil, strerror("EMSGSIZE"), "EMSGSIZE"
 end
 
+-- the value of a format that met the end of stream after the `have`
+-- bytes from offset off: them, or nil when there are none
+local function rest(self, off, have)
+  if have == 0 then return true, nil, off end
+  return true, sub(self.buf, self.pos + off), off + have
+end
+
 -- the index of the last byte of a line whose "\n" is at e, the line
 -- starting at p, without its end: "\r\n" or "\n"
 local function lastbyte(buf, p, e)
@@ -114,11 +121,8 @@ local function readline(self, off, chop, deadline)
     end
     local ok, msg, code = fill(self, deadline)
     if ok == nil then return nil, msg, code end
+    if not ok then return rest(self, off, have) end
     buf, p = self.buf, self.pos + off
-    if not ok then
-      if have == 0 then return true, nil, off end
-      return true, sub(buf, p), off + have
-    end
     from = p + have
   end
 end
@@ -157,11 +161,8 @@ local function readcount(self, off, n, deadline, more)
   while have < n and n - have < BLOCK do
     local ok, msg, code = fill(self, deadline)
     if ok == nil then return nil, msg, code end
+    if not ok then return rest(self, off, have) end
     buf, p = self.buf, self.pos + off
-    if not ok then
-      if have == 0 then return true, nil, off end
-      return true, sub(buf, p), off + have
-    end
     have = #buf - p + 1
   end
   if have >= n then return true, sub(buf, p, p + n - 1), off + n end
