@@ -767,6 +767,8 @@ C("sockit.udp", R(1, "family"), {family = "unix"})
 C("sockit.udp", R(1, "unknown option 'timeout'"), {timeout = 1})
 C("sockit.udp", R(1, "unknown option 'bnd'"), {bnd = {"127.0.0.1", 0}})
 C("sockit.udp", R(1, "connect"), {connect = {"127.0.0.1", 1.5}})
+C("sockit.udp", OK(function(u) assert.equal("sockit.udp",
+  getmetatable(u).__name) end), {bind = {"127.0.0.1", 0.0}})
 C("sockit.udp", F("EADDRINUSE"), {bind = {"127.0.0.1", S.usedudpport}})
 
 -- sockit.stream(sock [, opts])

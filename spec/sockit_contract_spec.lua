@@ -189,6 +189,26 @@ describe("gettimeout, setoption and getoption", function()
   end)
 end)
 
+describe("integer-valued floats", function()
+  it("are integers for ports, sizes and limits", function()
+    local srv = assert(sockit.listen("127.0.0.1", 0.0, {backlog = 2 ^ 4}))
+    finally(function() srv:close() end)
+    local _, port = srv:address()
+    local c = assert(sockit.connect("127.0.0.1", port + 0.0,
+                                    {timeout = 5, maxline = 2 ^ 4}))
+    finally(function() c:close() end)
+    local s = assert(srv:accept())
+    finally(function() s:close() end)
+    assert(c:write(("x"):rep(20), "\n"))
+    assert(s:write(("y"):rep(20), "\n"))
+    H.fails("EMSGSIZE", c:read("l"))     -- maxline 2^4
+    assert.equal(c, c:setmaxline(2.0 ^ 5))
+    assert.equal(("y"):rep(20), c:read("l"))
+    assert.equal("xxxx", s:read_some(4.0))
+    assert.equal(("x"):rep(16), s:read(16.0))
+  end)
+end)
+
 describe("lookup failures", function()
   it("name the host or the service that was looked up", function()
     local _, msg, code = sockit.connect("127.0.0.1\0junk", H.freeport(),
