@@ -213,22 +213,20 @@ static int l_cancel (lua_State *L) {
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_request_meth[] = {
   {"fileno", l_fileno},
   {"result", l_result},
   {"cancel", l_cancel},
   {NULL, NULL}
 };
 
-static const luaL_Reg metamethods[] = {
+const luaL_Reg sockit_request_metameth[] = {
   {"__gc", l_cancel},
   {"__close", l_cancel},
   {NULL, NULL}
 };
 
-
-void sockit_resolve_open (lua_State *L) {
-  sockit_class(L, SOCKIT_REQUEST, metamethods, methods);
-  lua_pushcfunction(L, l_resolve);
-  lua_setfield(L, -2, "resolve");
-}
+const luaL_Reg sockit_resolve_funcs[] = {
+  {"resolve", l_resolve},
+  {NULL, NULL}
+};
