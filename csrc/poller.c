@@ -358,7 +358,7 @@ static int watches (lua_State *L, int pi, int arg) {
 void sockit_unwatch (lua_State *L, int arg) {
   int set, hooks, n = 0;
   arg = lua_absindex(L, arg);
-  lua_getfield(L, LUA_REGISTRYINDEX, POLLERS);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, POLLERS);  /* exists: see enlist */
   set = lua_gettop(L);
   lua_newtable(L);  /* the hooks to call, once the walk is over */
   hooks = set + 1;
