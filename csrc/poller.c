@@ -118,7 +118,8 @@ static int backend_open (Poller *p) {
 
 static int backend_ctl (lua_State *L, Poller *p, int op, int fd, int events) {
   struct epoll_event e;
-  static const int ops[] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};  /* OP_* */
+  /* indexed by OP_* */
+  static const int ops[] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};
   (void)L;
   memset(&e, 0, sizeof e);
   e.events = (uint32_t)events;

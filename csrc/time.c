@@ -120,7 +120,8 @@ static int l_sleep (lua_State *L) {
   struct timespec ts;
   sockit_Wait w;
   int r;
-  luaL_argcheck(L, s >= 0 && s < 1e9, 1, "seconds out of range");  /* NaN too */
+  /* NaN fails the range check too, before any conversion */
+  luaL_argcheck(L, s >= 0 && s < 1e9, 1, "seconds out of range");
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   sockit_startwait(L, &w, s);

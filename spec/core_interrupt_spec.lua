@@ -78,6 +78,32 @@ assert(s:listen())
 s:accept()]])
   end)
 
+  it("interrupts send blocked on a full buffer", function()
+    -- full first, so the signal comes before any byte goes (a send that
+    -- sent some returns their count, interrupted or not)
+    check([[
+local a, b = core.socketpair()
+a:settimeout(0)
+local chunk = string.rep("x", 65536)
+while a:send(chunk) do end
+a:settimeout(nil)
+a:send(chunk)]])
+  end)
+
+  it("interrupts a Unix connect blocked on a full backlog", function()
+    local path = H.tmppath("l")
+    check(([[
+local l = core.socket("unix", "stream")
+assert(l:bind(%q))
+assert(l:listen(0))
+local held = {}
+repeat  -- fill the backlog: a non-blocking connect then fails at once
+  local c = core.socket("unix", "stream"):settimeout(0)
+  held[#held + 1] = c
+until not c:connect(%q)
+core.socket("unix", "stream"):connect(%q)]]):format(path, path, path))
+  end)
+
   it("interrupts recvfrom and wait", function()
     check("local a, b = core.socketpair('dgram')\na:recvfrom(10)")
     check("local a, b = core.socketpair()\na:wait('r')")
