@@ -214,13 +214,20 @@ static void backend_close (lua_State *L, Poller *p) {
 #endif
 
 
-/* add the poller on top to the weak set of live pollers */
+static int l_unwatch (lua_State *L);
+
+/*
+** Add the poller on top to the weak set of live pollers. The first one
+** also registers how a socket's close reaches them (socket.c calls it).
+*/
 static void enlist (lua_State *L) {
   if (!luaL_getsubtable(L, LUA_REGISTRYINDEX, POLLERS)) {
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "k");
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
+    lua_pushcfunction(L, l_unwatch);
+    lua_setfield(L, LUA_REGISTRYINDEX, SOCKIT_UNWATCH);
   }
   lua_pushvalue(L, -2);
   lua_pushboolean(L, 1);
@@ -351,14 +358,14 @@ static int watches (lua_State *L, int pi, int arg) {
 
 
 /*
-** The socket at 'arg', watched by some poller, was closed: each open
-** poller watching it calls its onclose(socket), so the task waiting on
-** it wakes (the kernel forgets a closed descriptor: no event would come).
-** The poller still holds it until p:remove, as for any closed socket.
+** unwatch(socket): the socket, watched by some poller, was closed: each
+** open poller watching it calls its onclose(socket), so the task waiting
+** on it wakes (the kernel forgets a closed descriptor: no event would
+** come). The poller still holds it until p:remove, as any closed socket.
 */
-void sockit_unwatch (lua_State *L, int arg) {
+static int l_unwatch (lua_State *L) {
+  const int arg = 1;
   int set, hooks, n = 0;
-  arg = lua_absindex(L, arg);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, POLLERS);  /* exists: see enlist */
   set = lua_gettop(L);
   lua_newtable(L);  /* the hooks to call, once the walk is over */
@@ -377,7 +384,7 @@ void sockit_unwatch (lua_State *L, int arg) {
     lua_pushvalue(L, arg);
     lua_call(L, 1, 0);
   }
-  lua_pop(L, 2);
+  return 0;
 }
 
 

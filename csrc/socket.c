@@ -120,6 +120,14 @@ static int l_socketpair (lua_State *L) {
 }
 
 
+/* the pollers watching the socket at 1 learn it was closed */
+static void unwatch (lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, SOCKIT_UNWATCH);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+}
+
+
 /*
 ** close(s) -> true; also __gc and __close, so it never raises (but an
 ** onclose of a poller watching it may)
@@ -129,7 +137,7 @@ static int l_close (lua_State *L) {
   if (s->fd >= 0) {
     close(s->fd);  /* the descriptor is gone even when close fails */
     s->fd = -1;
-    if (s->watchers > 0) sockit_unwatch(L, 1);
+    if (s->watchers > 0) unwatch(L);
   }
   lua_pushboolean(L, 1);
   return 1;

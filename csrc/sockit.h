@@ -23,6 +23,9 @@
 #define SOCKIT_POLLER   "sockit.poller"
 #define SOCKIT_REQUEST  "sockit.request"
 
+/* registry: the function a watched socket's close calls (poller.c) */
+#define SOCKIT_UNWATCH  "sockit.unwatch"
+
 /* the most one recv allocates, whatever the caller asks for */
 #define SOCKIT_RECVMAX  (1024 * 1024)
 
@@ -131,7 +134,6 @@ int sockit_waitfd (int fd, int events, sockit_Wait *w);
 extern const luaL_Reg sockit_time_funcs[];
 
 /* poller.c */
-void sockit_unwatch (lua_State *L, int arg);
 extern const luaL_Reg sockit_poller_meth[], sockit_poller_metameth[],
                       sockit_poller_funcs[];
 
