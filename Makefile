@@ -266,7 +266,7 @@ bench:
 
 LINT_DIRS = $(wildcard lua spec examples bench)
 
-check:
+check: $(MODULE)
 	@.ci/deps check
 	@echo $(LUACHECK) $(LINT_DIRS)
 	@$(LUACHECK) $$([ -t 1 ] || echo --no-color) $(LINT_DIRS)

@@ -31,6 +31,7 @@ build = {
       sources = {
         "csrc/address.c",
         "csrc/buffer.c",
+        "csrc/class.c",
         "csrc/core.c",
         "csrc/errors.c",
         "csrc/io.c",

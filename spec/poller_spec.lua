@@ -368,6 +368,76 @@ describe("core.resolve", function()
   end)
 end)
 
+describe("a poller's onclose", function()
+  it("is called with a watched socket closed by core.close", function()
+    local seen = {}
+    local p = assert(core.poller(function(obj) seen[#seen + 1] = obj end))
+    finally(function() p:close() end)
+    local a, b = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.are.equal(1, b:send("x"))
+    core.close(a)
+    assert.are.same({a}, seen)
+    assert.are.equal(0, p:wait(0))     -- never reported
+    assert.is_true(p:remove(a))        -- held until removed, as before
+  end)
+
+  it("is not called for a socket removed before its close", function()
+    local calls = 0
+    local p = assert(core.poller(function() calls = calls + 1 end))
+    finally(function() p:close() end)
+    local a = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.is_true(p:remove(a))
+    a:close()
+    assert.are.equal(0, calls)
+  end)
+
+  it("is not called once the poller is closed", function()
+    local calls = 0
+    local p = assert(core.poller(function() calls = calls + 1 end))
+    local a = pair()
+    assert.is_true(p:add(a, "r"))
+    p:close()
+    a:close()
+    assert.are.equal(0, calls)
+  end)
+
+  it("is called once for each poller watching the socket", function()
+    local calls = 0
+    local function count() calls = calls + 1 end
+    local p, q = assert(core.poller(count)), assert(core.poller(count))
+    finally(function()
+      p:close()
+      q:close()
+    end)
+    local a = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.is_true(q:add(a, "w"))
+    a:close()
+    assert.are.equal(2, calls)
+    a:close()
+    assert.are.equal(2, calls)
+  end)
+
+  it("must be a function", function()
+    assert.has_error(function() core.poller(42) end)
+  end)
+end)
+
+describe("core.close on a socket a task waits on", function()
+  it("wakes the task with ECANCELED and run() returns", function()
+    local sockit = require("sockit")
+    local a = pair()
+    local s = sockit.stream(a)
+    local r
+    sockit.spawn(function() r = table.pack(s:read("l")) end)
+    sockit.spawn(function() core.close(a) end)
+    assert.is_true(sockit.run())
+    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+  end)
+end)
+
 if BACKEND == "epoll" then
   describe("the poll(2) fallback", function()
     it("passes this file's cases too (make build-poll)", function()

@@ -713,20 +713,7 @@ end)
 sockit.run()
 print("run returned")
 ]==])
-    local inner = table.concat({
-      "ip link set lo up",
-      "mount --bind \"$1/nsswitch.conf\" /etc/nsswitch.conf",
-      "mount --bind \"$1/resolv.conf\" /etc/resolv.conf",
-      "exec env LD_PRELOAD=\"$5\" LUA_PATH=\"$2\" LUA_CPATH=\"$3\" LUA_INIT= "
-        .. "\"$4\" \"$1/child.lua\""},
-      " && ")
-    local cmd = table.concat({"env -u LD_PRELOAD timeout -k 5 120 unshare -mn sh -c",
-                              H.quote(inner), "child", H.quote(dir), H.quote(H.LUA_PATH),
-                              H.quote(H.LUA_CPATH), H.quote(H.lua),
-                              H.quote(os.getenv("LD_PRELOAD") or ""), "2>&1"}, " ")
-    local p = assert(io.popen(cmd))
-    local out = p:read("a")
-    local ok = p:close()
+    local out, ok = dofile("spec/support/netns.lua").run(H, dir)
     assert(ok, "the child failed:\n" .. out)
     assert.matches("peer\t127.0.0.1\t%d+", out)
     assert.matches("line\thello from the server", out)
