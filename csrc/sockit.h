@@ -22,12 +22,16 @@
 #define SOCKIT_BUFFER   "sockit.buffer"
 #define SOCKIT_POLLER   "sockit.poller"
 #define SOCKIT_REQUEST  "sockit.request"
+#define SOCKIT_READER   "sockit.reader"
 
 /* registry: the function a watched socket's close calls (poller.c) */
 #define SOCKIT_UNWATCH  "sockit.unwatch"
 
 /* the most one recv allocates, whatever the caller asks for */
 #define SOCKIT_RECVMAX  (1024 * 1024)
+
+/* a recv up to this size goes through the state's scratch block (io.c) */
+#define SOCKIT_SCRATCH  (64 * 1024)
 
 /* the longest Unix socket path, in bytes (sun_path: 108 on Linux) */
 #define SOCKIT_PATHMAX  ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -104,12 +108,30 @@ extern const luaL_Reg sockit_socket_meth[], sockit_socket_metameth[],
                       sockit_socket_funcs[];
 
 /* io.c */
-extern const luaL_Reg sockit_io_meth[];
+extern const luaL_Reg sockit_io_meth[], sockit_recv_meth[];
 
 /* buffer.c */
 size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start);
 extern const luaL_Reg sockit_buffer_meth[], sockit_buffer_metameth[],
                       sockit_buffer_funcs[];
+
+/*
+** reader.c: a Stream's receive buffer, which is where every byte a
+** Stream reads enters. Another C module (a TLS binding) fills one
+** without a Lua string per fill: it gets the reader from the Stream's
+** `reader` field with sockit_toreader, asks sockit_readerspace for room,
+** writes up to *n bytes at the pointer it returns (decrypted data, say),
+** then tells how many with sockit_readeradd. The pointer is valid until
+** the reader's next use from Lua; NULL means out of memory (nothing
+** changed).
+** sockit.core's recv_into(s, reader) is the same three steps around recv.
+*/
+typedef struct sockit_Reader sockit_Reader;
+sockit_Reader *sockit_toreader (lua_State *L, int arg);  /* NULL: not one */
+char *sockit_readerspace (lua_State *L, sockit_Reader *r, size_t *n);
+void sockit_readeradd (sockit_Reader *r, size_t n);
+extern const luaL_Reg sockit_reader_meth[], sockit_reader_metameth[],
+                      sockit_reader_funcs[];
 
 /* address.c */
 int sockit_toaddr (lua_State *L, int arg, int family, int passive,
