@@ -35,7 +35,7 @@ SPECS       ?= spec
 LIBS        ?= -pthread
 
 # The one version number, defined in csrc/sockit.h.
-VERSION := $(shell sed -n 's/^.define SOCKIT_VERSION *"\(.*\)"/\1/p' csrc/sockit.h)
+VERSION := $(shell sed -n 's/^.define SOCKIT_VERSION *"\([^"]*\)".*/\1/p' csrc/sockit.h)
 
 WARNINGS := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wcast-qual -Wpointer-arith
@@ -122,7 +122,7 @@ rockcheck:
 	@.ci/rockcheck $(SRCS) $(LUAMODS)
 
 dist distcheck:
-	$(DEPS) rock
+	$(DEPS) dist
 	@.ci/$@
 
 install: build

@@ -45,5 +45,7 @@ LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_resolve_open(L);
   lua_pushcfunction(L, sockit_strerror);
   lua_setfield(L, -2, "strerror");
+  lua_pushliteral(L, SOCKIT_VERSION);
+  lua_setfield(L, -2, "_VERSION");
   return 1;
 }

@@ -18,6 +18,8 @@ local wait = require("sockit.wait")
 
 local sockit = {}
 
+sockit._VERSION = core._VERSION
+
 -- options a stream takes: timeout (seconds, nil blocks) and maxline
 local function streamopts(opts, arg, fname)
   local maxline = util.option(opts, "maxline", "integer", arg, fname)
