@@ -4,7 +4,7 @@
 local env = require("support.env")
 local files = require("support.files")
 local proc = require("support.proc")
-local check = require("support.check")
+local errs = require("support.errs")
 local core = env.core()
 
 after_each(function() files.cleanup() end)
@@ -79,7 +79,7 @@ describe("the classic client flow", function()
     assert.equal(25, core.getservbyname("smtp", "tcp"))
     assert.equal(25, core.getservbyname("smtp"))
     assert.equal(53, core.getservbyname("domain", "udp"))
-    check.fails("EAI_SERVICE", core.getservbyname("no-such-service-here"))
+    errs.fails("EAI_SERVICE", core.getservbyname("no-such-service-here"))
   end)
 
   it("talks to a server with socket, connect, send, recv and close",

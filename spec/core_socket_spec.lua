@@ -3,7 +3,7 @@
 local env = require("support.env")
 local fds = require("support.fds")
 local files = require("support.files")
-local check = require("support.check")
+local errs = require("support.errs")
 local core = env.core()
 
 local families = {"inet", "inet6", "unix"}
@@ -21,7 +21,7 @@ describe("core.socket", function()
       it("creates a " .. family .. " " .. stype .. " socket", function()
         local s, msg, code = core.socket(family, stype)
         if not s and family ~= "unix" and stype == "seqpacket" then
-          check.fails(unsupported, s, msg, code)
+          errs.fails(unsupported, s, msg, code)
           return
         end
         assert.is_not_nil(s, msg)
@@ -58,7 +58,7 @@ describe("core.socket", function()
 
   it("fails with EPROTONOSUPPORT for a protocol that does not fit", function()
     -- UDP (17) is no stream protocol
-    check.fails("EPROTONOSUPPORT", core.socket("inet", "stream", 17))
+    errs.fails("EPROTONOSUPPORT", core.socket("inet", "stream", 17))
   end)
 
   it("raises on an unknown family, type or a bad protocol", function()
@@ -411,7 +411,7 @@ describe("core.fromfd", function()
     local s = core.socket("inet", "stream")
     local fd = s:detach()
     core.fromfd(fd):close()
-    check.fails("EBADF", core.fromfd(fd))
+    errs.fails("EBADF", core.fromfd(fd))
   end)
 
   it("fails with ENOTSOCK on a regular file and leaves it open", function()
@@ -420,7 +420,7 @@ describe("core.fromfd", function()
     local f = assert(io.open(path, "w"))
     local fd = fds.for_path(path)
     assert.is_not_nil(fd, "descriptor of the file not found")
-    check.fails("ENOTSOCK", core.fromfd(fd))
+    errs.fails("ENOTSOCK", core.fromfd(fd))
     assert.is_not_nil(fds.flags(fd))
     assert.truthy(f:write("still mine"))
     assert.is_true(f:close())

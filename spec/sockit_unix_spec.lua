@@ -4,13 +4,13 @@
 local env = require("support.env")
 local fds = require("support.fds")
 local files = require("support.files")
-local check = require("support.check")
+local errs = require("support.errs")
 local core = env.core()
 local sockit = require("sockit")
 
 after_each(function() files.cleanup() end)
 
-local raised = check.raised
+local raised = errs.raised
 
 local function closing(obj, ...)
   if obj then finally(function() obj:close() end) end
@@ -54,8 +54,8 @@ describe("sockit.listen_unix", function()
     local old = assert(sockit.listen_unix(path))
     old:close()                       -- the file stays behind
     assert.is_true(exists(path))
-    check.fails("ECONNREFUSED", sockit.connect_unix(path))
-    check.fails("EADDRINUSE", sockit.listen_unix(path))
+    errs.fails("ECONNREFUSED", sockit.connect_unix(path))
+    errs.fails("EADDRINUSE", sockit.listen_unix(path))
     local srv = assert(closing(sockit.listen_unix(path, {unlink = true})))
     local c = assert(closing(sockit.connect_unix(path)))
     assert(closing(srv:accept()))
@@ -65,7 +65,7 @@ describe("sockit.listen_unix", function()
   it("does not unlink the file of a server that is alive", function()
     local path = files.tmppath()
     local live = assert(closing(sockit.listen_unix(path)))
-    check.fails("EADDRINUSE", sockit.listen_unix(path, {unlink = true}))
+    errs.fails("EADDRINUSE", sockit.listen_unix(path, {unlink = true}))
     assert.is_true(exists(path))
     -- the live server still gets its clients (the probe among them)
     live:settimeout(0)
@@ -82,11 +82,11 @@ describe("sockit.listen_unix", function()
     local c = assert(closing(sockit.connect_unix(path)))
     local s = assert(closing(srv:accept()))
     assert(c:write("abc\n"))
-    check.fails("EMSGSIZE", s:read("l"))
+    errs.fails("EMSGSIZE", s:read("l"))
   end)
 
   it("fails with ENOENT in a directory that does not exist", function()
-    check.fails("ENOENT", sockit.listen_unix(files.tmpdir() .. "/no/such/sock"))
+    errs.fails("ENOENT", sockit.listen_unix(files.tmpdir() .. "/no/such/sock"))
   end)
 
   it("raises on bad arguments", function()
@@ -107,11 +107,11 @@ end)
 
 describe("sockit.connect_unix", function()
   it("fails with ENOENT when there is no such file", function()
-    check.fails("ENOENT", sockit.connect_unix(files.tmpdir() .. "/none"))
+    errs.fails("ENOENT", sockit.connect_unix(files.tmpdir() .. "/none"))
   end)
 
   it("fails with ECONNREFUSED on a name nobody listens on", function()
-    check.fails("ECONNREFUSED", sockit.connect_unix(files.abstract()))
+    errs.fails("ECONNREFUSED", sockit.connect_unix(files.abstract()))
   end)
 
   it("makes opts.timeout the stream's timeout", function()
@@ -120,7 +120,7 @@ describe("sockit.connect_unix", function()
     local c = assert(closing(sockit.connect_unix(path, {timeout = 0.05,
                                                         maxline = 10})))
     assert(closing(srv:accept()))
-    check.fails("ETIMEDOUT", c:read("l"))
+    errs.fails("ETIMEDOUT", c:read("l"))
   end)
 
   it("raises on bad arguments", function()
@@ -139,7 +139,7 @@ describe("sockit.connect_unix", function()
     collectgarbage("stop")
     finally(function() collectgarbage("restart") end)
     local before = fds.count()
-    for _ = 1, 20 do check.fails("ENOENT", sockit.connect_unix("/nonexistent")) end
+    for _ = 1, 20 do errs.fails("ENOENT", sockit.connect_unix("/nonexistent")) end
     assert.equal(before, fds.count())
   end)
 end)

@@ -1,13 +1,13 @@
 -- Checks of what a call gave back: a fail tuple, or a raised error.
 --
---   local check = require("support.check")
---   check.fails("ECONNREFUSED", sock:connect(host, port))
+--   local errs = require("support.errs")
+--   errs.fails("ECONNREFUSED", sock:connect(host, port))
 
-local check = {}
+local errs = {}
 
 -- Checks a fail tuple: nil, a message string, then the expected code (or
 -- one of a list of codes). Gives back the message for further checks.
-function check.fails(code, ...)
+function errs.fails(code, ...)
   local n = select("#", ...)
   local v, msg, got = ...
   assert(v == nil, "expected a fail tuple, got " .. tostring(v), 2)
@@ -27,10 +27,10 @@ function check.fails(code, ...)
 end
 
 -- The error message `fn(...)` raised; fails if it returned instead.
-function check.raised(fn, ...)
+function errs.raised(fn, ...)
   local ok, err = pcall(fn, ...)
   assert(not ok, "expected an error")
   return err
 end
 
-return check
+return errs
