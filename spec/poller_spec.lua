@@ -436,7 +436,7 @@ describe("core.close on a socket a task waits on", function()
     sockit.spawn(function() r = table.pack(s:read("l")) end)
     sockit.spawn(function() core.close(a) end)
     assert.is_true(sockit.run())
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
   end)
 end)
 
