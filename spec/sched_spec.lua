@@ -242,6 +242,37 @@ describe("sockit.sleep", function()
     assert.are.same({"a1", "b1", "c1", "a2", "b2", "c2"}, seen)
   end)
 
+  it("in a task sleeps forever from 1e9 seconds on: the task ends with the loop", function()
+    local closed, woke, other = 0, 0, false
+    for _, s in ipairs({math.huge, 1e300, 2e9}) do
+      sockit.spawn(function()
+        local _ <close> = setmetatable({}, {__close = function() closed = closed + 1 end})
+        sockit.sleep(s)
+        woke = woke + 1
+      end)
+    end
+    sockit.spawn(function()
+      sockit.sleep(0.01)
+      other = true
+    end)
+    run()
+    assert.is_true(other)
+    assert.are.equal(0, woke)
+    assert.are.equal(3, closed)
+    -- nothing is left for a later run
+    run()
+    assert.are.equal(3, closed)
+  end)
+
+  it("outside a task sleeps forever from 1e9 seconds on, raising nothing", function()
+    -- the child is still asleep when `timeout` ends it (status 124)
+    for _, s in ipairs({"math.huge", "2e9"}) do
+      local status, _, err = H.exec(("timeout 0.3 %s -e %s"):format(H.LUA,
+        H.quote("require('sockit').sleep(" .. s .. ")")))
+      assert.are.equal(124, status, err)
+    end
+  end)
+
   it("outside a task simply sleeps and returns true", function()
     assert.is_true(sockit.sleep(0.001))
     assert.is_true(sockit.sleep(0))

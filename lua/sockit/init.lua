@@ -9,7 +9,6 @@
 -- wrong arguments raise.
 
 local core = require("sockit.core")
-local loop = require("sockit.loop")
 local server = require("sockit.server")
 local stream = require("sockit.stream")
 local udp = require("sockit.udp")
@@ -52,7 +51,7 @@ local function attempt(sock, a, opts, deadline)
     if list then ok, msg, code = core.bind(sock, list[1].host, list[1].port) end
   end
   if ok then
-    ok, msg, code = wait.call(sock, core.connect, deadline, a.host, a.port)
+    ok, msg, code = wait.connect(sock, deadline, a.host, a.port)
   end
   return ok, msg, code
 end
@@ -96,7 +95,7 @@ function sockit.connect_unix(path, opts)
   local sock, msg, code = core.socket("unix", "stream")
   if not sock then return nil, msg, code end
   local ok
-  ok, msg, code = wait.call(sock, core.connect, wait.deadline(timeout), path)
+  ok, msg, code = wait.connect(sock, wait.deadline(timeout), path)
   if not ok then
     core.close(sock)
     return nil, msg, code
@@ -168,33 +167,79 @@ end
 -- sockit.spawn(fn, ...) -> task, a coroutine that runs fn(...) once
 -- sockit.run runs; inside it, sockit calls that would block let the other
 -- tasks run instead
-sockit.spawn = loop.spawn
+sockit.spawn = wait.spawn
 
 -- sockit.run([onerror]) -> true once no task is left. A task's error is
 -- raised from here with the task's traceback, unless onerror(err, task,
 -- traceback) is given.
-sockit.run = loop.run
+sockit.run = wait.run
 
 -- sockit.sleep(s) -> true; in a task, the other tasks run meanwhile
-sockit.sleep = loop.sleep
+sockit.sleep = wait.sleep
+
+-- The options of serve and serve_unix: those of listen and listen_unix,
+-- and these two.
+local SERVE_OPTIONS = {
+  serve = {"backlog", "family", "reuseaddr", "nodelay", "timeout", "maxline",
+           "max", "onerror"},
+  serve_unix = {"backlog", "unlink", "timeout", "maxline", "max", "onerror"},
+}
+
+-- raises for a name in opts that fname does not take
+local function known(opts, arg, fname)
+  local names = {}
+  for _, k in ipairs(SERVE_OPTIONS[fname]) do names[k] = true end
+  for k in pairs(opts) do
+    if not names[k] then
+      util.argerror(arg, fname, ("unknown option '%s'"):format(tostring(k)))
+    end
+  end
+end
+
+-- the arguments of serve and serve_unix from the handler on -> opts
+local function serveargs(handler, opts, arg, fname)
+  if not wait.callable(handler) then
+    util.argerror(arg, fname, "function expected, got " ..
+                  (handler == nil and "no value" or type(handler)))
+  end
+  opts = util.opts(opts, arg + 1, fname)
+  known(opts, arg + 1, fname)
+  serveropts(opts, arg + 1, fname)
+  local max = util.option(opts, "max", "integer", arg + 1, fname)
+  if max and max < 1 then
+    util.argerror(arg + 1, fname, "option 'max': value out of range")
+  end
+  if opts.onerror ~= nil and not wait.callable(opts.onerror) then
+    util.argerror(arg + 1, fname, "option 'onerror': function expected, got "
+                  .. type(opts.onerror))
+  end
+  return opts
+end
 
 -- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
 -- task: each client gets a task calling handler(stream, host, port), and
--- its stream closes when the handler returns or raises. opts as listen.
--- Closing the server stops the accepting.
+-- its stream closes when the handler returns or raises. A handler's error
+-- ends its connection only, reported to opts.onerror(err, host, port) or
+-- stderr. opts: those of listen, max (connections at once), onerror.
+-- server:shutdown or server:close stops the accepting.
 function sockit.serve(host, port, handler, opts)
   util.string(host, 1, "serve")
   util.port(port, 2, "serve")
-  if not loop.callable(handler) then
-    util.argerror(3, "serve", "function expected, got " ..
-                  (handler == nil and "no value" or type(handler)))
-  end
-  opts = util.opts(opts, 4, "serve")
-  serveropts(opts, 4, "serve")
+  opts = serveargs(handler, opts, 3, "serve")
   local srv, msg, code = server.listen(host, port, opts,
                                        util.family(opts, 4, "serve"))
   if not srv then return nil, msg, code end
-  return server.serve(srv, handler)
+  return server.serve(srv, handler, opts)
+end
+
+-- sockit.serve_unix(path, handler [, opts]) -> server: serve on a Unix
+-- socket; opts: those of listen_unix, max, onerror
+function sockit.serve_unix(path, handler, opts)
+  util.path(path, 1, "serve_unix")
+  opts = serveargs(handler, opts, 2, "serve_unix")
+  local srv, msg, code = server.listen_unix(path, opts)
+  if not srv then return nil, msg, code end
+  return server.serve(srv, handler, opts)
 end
 
 return sockit

@@ -52,12 +52,12 @@ function methods:sendto(data, host, port)
   if not numeric then util.port(port, 3, "sendto") end
   local timeout = self.timeout
   if numeric then
-    local n, msg, code = once(self.socket, sendto, timeout, data, host, port)
+    local n, msg, code = once(self.socket, "w", sendto, timeout, data, host, port)
     if n or code ~= "EAI_NONAME" then return n, msg, code end
   end
   local h, p, code = lookup(self, host, port)
   if not h then return nil, p, code end
-  return once(self.socket, sendto, timeout, data, h, p)
+  return once(self.socket, "w", sendto, timeout, data, h, p)
 end
 
 -- IPv4 senders reach a dual-stack socket as ::ffff:a.b.c.d
@@ -72,23 +72,23 @@ function methods:recvfrom(n)
   if getmetatable(self) ~= mt or self.closed then check(self, "recvfrom") end
   if math_type(n) ~= "integer" or n < 1 then n = checksize(n, "recvfrom") end
   if self.dual then
-    return unmapped(once(self.socket, recvfrom, self.timeout, n))
+    return unmapped(once(self.socket, "r", recvfrom, self.timeout, n))
   end
-  return once(self.socket, recvfrom, self.timeout, n)
+  return once(self.socket, "r", recvfrom, self.timeout, n)
 end
 
 -- udp:send(data) -> bytes sent, to the peer fixed by opts.connect
 function methods:send(data)
   check(self, "send")
   checkdata(data, "send")
-  return once(self.socket, core.send, self.timeout, data)
+  return once(self.socket, "w", core.send, self.timeout, data)
 end
 
 -- udp:recv([n]) -> data, from the peer fixed by opts.connect
 function methods:recv(n)
   check(self, "recv")
   n = checksize(n, "recv")
-  return once(self.socket, core.recv, self.timeout, n)
+  return once(self.socket, "r", core.recv, self.timeout, n)
 end
 
 -- udp:settimeout(t) -> udp
