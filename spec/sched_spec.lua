@@ -616,6 +616,45 @@ describe("a stream used in tasks and then outside", function()
   end)
 end)
 
+describe("a Unix connect to a full backlog inside a task", function()
+  it("waits in the loop until the server has room, or times out", function()
+    local path = H.tmppath("full.sock")
+    local l = core.socket("unix", "stream")
+    local fill, taken = {}, {}
+    finally(function()
+      for _, c in ipairs(fill) do c:close() end
+      for _, c in ipairs(taken) do c:close() end
+      l:close()
+    end)
+    assert(l:bind(path))
+    assert(l:listen(0))
+    local code
+    repeat
+      local c = core.socket("unix", "stream"):settimeout(0)
+      fill[#fill + 1] = c
+      local ok, _, err = c:connect(path)
+      code = err
+    until not ok
+    assert.are.equal("EAGAIN", code)
+    local late, connected
+    sockit.spawn(function()
+      late = table.pack(sockit.connect_unix(path, {timeout = 0.05}))
+      sockit.spawn(function()
+        -- runs while the connect below waits: it makes room
+        sockit.sleep(0.02)
+        taken[#taken + 1] = assert(l:accept())
+      end)
+      local c = assert(sockit.connect_unix(path, {timeout = SAFETY}))
+      connected = true
+      c:close()
+    end)
+    run()
+    H.fails("ETIMEDOUT", table.unpack(late, 1, late.n))
+    assert.is_true(connected)
+    assert.are.equal(1, #taken)
+  end)
+end)
+
 describe("name lookups inside a task", function()
   local isolated = os.getenv("SOCKIT_ISOLATED") == "1"
 

@@ -1,4 +1,5 @@
--- sockit.wait: every place where the sockit layer may wait (internal).
+-- sockit.wait: every place where the sockit layer may wait (internal),
+-- and the layer's only way to the scheduler (sockit.loop).
 --
 -- A deadline is an absolute time on core.monotime(), or one of two marks:
 -- nil waits forever and 0 never waits (a timeout of 0: the caller gets
