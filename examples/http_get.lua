@@ -38,11 +38,11 @@ local function parse_url(url)
   return host, port, path, authority
 end
 
--- Reads one line without its CRLF; exits on failure.
+-- Reads one line without its CRLF ("l" drops both); exits on failure.
 local function read_line(conn, what)
   local line, err, code = conn:read("l")
   if not line then fail_io("reading " .. what, err, code) end
-  return (line:gsub("\r$", ""))
+  return line
 end
 
 -- Header names are case-insensitive: they are stored in lower case.

@@ -97,7 +97,6 @@ local function read_reply(conn)
       fail("reading the server's reply: ", err or "connection closed by the server",
            ecode and " (" .. ecode .. ")" or "")
     end
-    line = line:gsub("\r$", "")
     local lcode, sep, text = line:match("^(%d%d%d)([ -]?)(.*)$")
     if not lcode or (sep == "" and text ~= "") then
       fail("malformed reply line: ", line)

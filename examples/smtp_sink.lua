@@ -68,13 +68,6 @@ function Session:reset()
   self.from, self.rcpts = nil, {}
 end
 
--- Reads one command line; the CR of the CRLF ending is dropped.
-function Session:readline()
-  local line, err, code = self.stream:read("l")
-  if line then return (line:gsub("\r$", "")) end
-  return nil, err, code
-end
-
 -- "FROM:<addr> [parameters]" gives "<addr>"; the keyword is case-insensitive
 -- and ESMTP parameters after the path are accepted and ignored.
 local function path_arg(arg, keyword)
@@ -129,7 +122,7 @@ function commands.DATA(s, arg)
   if not ok then return nil, err, code end
   local lines = {}
   while true do
-    local line, rerr, rcode = s:readline()
+    local line, rerr, rcode = s.stream:read("l")  -- "l" drops the CRLF
     if not line then return nil, rerr, rcode end
     if line == "." then break end
     -- Dot-unstuffing (RFC 5321 4.5.2): the client doubled every leading dot.
@@ -178,7 +171,7 @@ function Session:run()
   local ok, err, code = self:reply("220 sockit-sink ESMTP ready\r\n")
   while ok and not self.done do
     local line
-    line, err, code = self:readline()
+    line, err, code = self.stream:read("l")
     if not line then
       if code == "EMSGSIZE" then self:reply("500 Line too long\r\n") end
       break

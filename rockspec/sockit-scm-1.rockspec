@@ -47,6 +47,7 @@ build = {
     },
     ["sockit"] = "lua/sockit/init.lua",
     ["sockit.loop"] = "lua/sockit/loop.lua",
+    ["sockit.object"] = "lua/sockit/object.lua",
     ["sockit.server"] = "lua/sockit/server.lua",
     ["sockit.stream"] = "lua/sockit/stream.lua",
     ["sockit.udp"] = "lua/sockit/udp.lua",

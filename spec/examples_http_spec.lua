@@ -95,10 +95,10 @@ end
 
 -- Reads a request up to its empty line: request line, headers (lower case).
 local function read_request(conn)
-  local request_line = assert(conn:read("l")):gsub("\r$", "")
+  local request_line = assert(conn:read("l"))
   local headers = {}
   while true do
-    local line = assert(conn:read("l")):gsub("\r$", "")
+    local line = assert(conn:read("l"))
     if line == "" then return request_line, headers end
     local name, value = line:match("^([^:]+):%s*(.*)$")
     headers[name:lower()] = value

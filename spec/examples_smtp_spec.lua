@@ -87,13 +87,13 @@ end
 local function reply(conn)
   local lines, code = {}, nil
   repeat
-    local line = assert(conn:read("l"))
+    local line = assert(conn:read("L"))
     local c, sep = line:match("^(%d%d%d)([ -]?)")
     assert.is_truthy(c, "not a reply line: " .. line)
-    assert.is_truthy(line:sub(-1) == "\r", "reply line without CRLF")
+    assert.is_truthy(line:sub(-2) == "\r\n", "reply line without CRLF")
     assert.is_truthy(code == nil or c == code, "code changed inside a multi-line reply")
     code = c
-    lines[#lines + 1] = line:gsub("\r$", "")
+    lines[#lines + 1] = line:sub(1, -3)
   until sep ~= "-"
   return tonumber(code), lines
 end
@@ -378,7 +378,7 @@ asyncio.run(main())
       for _, step in ipairs(script) do
         local pattern, answer = step[1], step[2]
         if pattern then
-          local line = conn:read("l")
+          local line = conn:read("L")
           if not line then break end
           sent[#sent + 1] = line
           assert.is_truthy(line:match(pattern), "unexpected command " .. line)
@@ -386,7 +386,7 @@ asyncio.run(main())
         if answer then assert(conn:write(answer)) end
         if step[3] then
           -- After 354: the message, up to the lone dot, then the last reply.
-          repeat local line = assert(conn:read("l")) until line == ".\r"
+          repeat local line = assert(conn:read("L")) until line == ".\r\n"
           assert(conn:write(step[3]))
         end
       end
@@ -398,12 +398,12 @@ asyncio.run(main())
     it("reads multi-line replies and falls back to HELO when EHLO is refused", function()
       local sent, status, err = session({
         { false, "220-first greeting line\r\n220-second\r\n220 ready\r\n" },
-        { "^EHLO client%.example\r$", "502 5.5.1 EHLO not supported\r\n" },
-        { "^HELO client%.example\r$", "250 hello\r\n" },
-        { "^MAIL FROM:<alice@example%.org>\r$", "250 ok\r\n" },
-        { "^RCPT TO:<bob@example%.org>\r$", "251 will forward\r\n" },
-        { "^DATA\r$", "354 go ahead\r\n", "250-queued\r\n250 as 12\r\n" },
-        { "^QUIT\r$", "221 bye\r\n" },
+        { "^EHLO client%.example\r\n$", "502 5.5.1 EHLO not supported\r\n" },
+        { "^HELO client%.example\r\n$", "250 hello\r\n" },
+        { "^MAIL FROM:<alice@example%.org>\r\n$", "250 ok\r\n" },
+        { "^RCPT TO:<bob@example%.org>\r\n$", "251 will forward\r\n" },
+        { "^DATA\r\n$", "354 go ahead\r\n", "250-queued\r\n250 as 12\r\n" },
+        { "^QUIT\r\n$", "221 bye\r\n" },
       })
       assert.are.equal(0, status, err)
       assert.are.equal(6, #sent)
@@ -415,7 +415,7 @@ asyncio.run(main())
         { "^EHLO ", "250-hello\r\n250 SIZE 1000\r\n" },
         { "^MAIL ", "250 ok\r\n" },
         { "^RCPT ", "550 5.1.1 no such user\r\n" },
-        { "^QUIT\r$", "221 bye\r\n" },
+        { "^QUIT\r\n$", "221 bye\r\n" },
       })
       assert.are.equal(1, status)
       assert.is_truthy(err:find("550", 1, true))

@@ -325,6 +325,63 @@ describe("stream:read", function()
   end)
 end)
 
+describe("read(\"l\") on CRLF lines", function()
+  it("drops the \\r of a \\r\\n and keeps every other \\r", function()
+    local a, s = pair()
+    a:send("one\r\ntwo\r\n\r\nin\rside\nthree\r\r\nlast\r")
+    a:shutdown("w")
+    assert.equal("one", s:read("l"))
+    assert.equal("two\r\n", s:read("L"))
+    assert.equal("", s:read("l"))
+    assert.equal("in\rside", s:read())
+    assert.equal("three\r", s:read("l"))
+    assert.equal("last\r", s:read("l"))   -- a lone \r at the end: kept
+    assert.is_nil(s:read("l"))
+  end)
+
+  it("drops it in lines(), with and without formats", function()
+    local a, s = pair()
+    a:send("a\r\nb\nc\r\n")
+    a:shutdown("w")
+    local got = {}
+    for line in s:lines() do got[#got + 1] = line end
+    assert.same({"a", "b", "c"}, got)
+    local a2, s2 = pair()
+    a2:send("x\r\ny\r\n")
+    a2:shutdown("w")
+    got = {}
+    for one, two in s2:lines("l", "L") do got[#got + 1] = one .. "|" .. two end
+    assert.same({"x|y\r\n"}, got)
+  end)
+
+  it("never takes a \\r already consumed for the one of a line", function()
+    local a, s = pair()
+    a:send("ab\r\ncd\n")
+    assert.equal("ab\r", s:read(3))
+    assert.equal("", s:read("l"))
+    assert.equal("cd", s:read("l"))
+  end)
+
+  it("waits for the \\n of a \\r at the end of what arrived", function()
+    local a, s = pair({timeout = 0, maxline = 4})
+    a:send("abcd\r")
+    H.fails("EAGAIN", s:read("l"))   -- not EMSGSIZE: the \r may end it
+    a:send("\n")
+    assert.equal("abcd", s:read("l"))
+    a:send("abcd\rx")
+    H.fails("EMSGSIZE", s:read("l"))
+  end)
+
+  it("counts neither \\r nor \\n in the line limit", function()
+    local a, s = pair({maxline = 3})
+    a:send("abc\r\nabc\r\nabcd\r\n")
+    assert.equal("abc", s:read("l"))
+    assert.equal("abc\r\n", s:read("L"))
+    H.fails("EMSGSIZE", s:read("l"))
+    H.fails("EMSGSIZE", s:read("L"))
+  end)
+end)
+
 describe("the line limit", function()
   it("fails with EMSGSIZE and keeps the line for a higher limit", function()
     local a, s = pair()

@@ -17,7 +17,19 @@ local wait = require("sockit.wait")
 
 local sockit = {}
 
--- options a stream takes: timeout (seconds, nil blocks) and maxline
+-- the names each options table takes; any other raises
+local STREAM = util.names({"timeout", "maxline"})
+local CONNECT = util.names({"timeout", "maxline", "family", "nodelay", "bind"})
+local LISTEN = util.names({"timeout", "maxline", "family", "nodelay",
+                           "backlog", "reuseaddr"})
+local LISTEN_UNIX = util.names({"timeout", "maxline", "backlog", "unlink"})
+local UDP = util.names({"family", "bind", "connect"})
+local SERVE = util.names({"timeout", "maxline", "family", "nodelay",
+                          "backlog", "reuseaddr", "max", "onerror"})
+local SERVE_UNIX = util.names({"timeout", "maxline", "backlog", "unlink",
+                               "max", "onerror"})
+
+-- the options a stream takes: timeout (seconds, nil blocks) and maxline
 local function streamopts(opts, arg, fname)
   local maxline = util.option(opts, "maxline", "integer", arg, fname)
   if maxline and maxline < 1 then
@@ -36,16 +48,24 @@ local function connectopts(opts, arg, fname)
   return timeout, maxline
 end
 
--- one attempt to connect sock to address a -> true or the fail tuple
-local function attempt(sock, a, opts, deadline)
+-- resolve(host, service, hints, deadline) -> list of addresses, or the
+-- fail tuple naming what was looked up
+local function resolve(host, service, hints, deadline)
+  return util.lookup(host, service,
+                     wait.resolve(host, service, hints, deadline))
+end
+
+-- one attempt to connect sock to address a, bound first to `bind` ({host,
+-- port} or nil) -> true or the fail tuple
+local function attempt(sock, a, nodelay, bind, deadline)
   local ok, msg, code = true, nil, nil
-  if opts.nodelay ~= false then
+  if nodelay ~= false then
     ok, msg, code = core.setoption(sock, "nodelay", true)
   end
-  if ok and opts.bind then
+  if ok and bind then
     -- the local address, by name or number, in the family of this attempt
     local list
-    list, msg, code = wait.resolve(opts.bind[1], opts.bind[2],
+    list, msg, code = resolve(bind[1], bind[2],
       {type = "stream", family = a.family, passive = true}, deadline)
     ok = nil
     if list then ok, msg, code = core.bind(sock, list[1].host, list[1].port) end
@@ -62,14 +82,15 @@ end
 -- bind = {host, port}, maxline.
 function sockit.connect(host, port, opts)
   util.string(host, 1, "connect")
-  util.port(port, 2, "connect")
-  opts = util.opts(opts, 3, "connect")
+  port = util.port(port, 2, "connect")
+  opts = util.opts(opts, 3, "connect", CONNECT)
   local timeout, maxline = connectopts(opts, 3, "connect")
   local family = util.family(opts, 3, "connect")
-  util.option(opts, "nodelay", "boolean", 3, "connect")
-  if opts.bind ~= nil then util.address(opts.bind, 3, "connect", "bind") end
+  local nodelay = util.option(opts, "nodelay", "boolean", 3, "connect")
+  local bind = opts.bind
+  if bind ~= nil then bind = {util.address(bind, 3, "connect", "bind")} end
   local deadline = wait.deadline(timeout)
-  local list, msg, code = wait.resolve(host, port,
+  local list, msg, code = resolve(host, port,
     {type = "stream", family = family}, deadline)
   if not list then return nil, msg, code end
   for _, a in ipairs(list) do
@@ -77,7 +98,7 @@ function sockit.connect(host, port, opts)
     sock, msg, code = core.socket(a.family, "stream")
     if sock then
       local ok
-      ok, msg, code = attempt(sock, a, opts, deadline)
+      ok, msg, code = attempt(sock, a, nodelay, bind, deadline)
       if ok then return stream.new(sock, timeout, maxline) end
       core.close(sock)
       -- the next address would fail the same way
@@ -90,7 +111,7 @@ end
 -- sockit.connect_unix(path [, opts]) -> stream; opts: timeout, maxline
 function sockit.connect_unix(path, opts)
   util.path(path, 1, "connect_unix")
-  opts = util.opts(opts, 2, "connect_unix")
+  opts = util.opts(opts, 2, "connect_unix", STREAM)
   local timeout, maxline = connectopts(opts, 2, "connect_unix")
   local sock, msg, code = core.socket("unix", "stream")
   if not sock then return nil, msg, code end
@@ -103,16 +124,18 @@ function sockit.connect_unix(path, opts)
   return stream.new(sock, timeout, maxline)
 end
 
--- the options of listen and listen_unix (argument arg)
+-- the options of listen and listen_unix (argument arg), checked and as
+-- server.listen takes them
 local function serveropts(opts, arg, fname)
   local backlog = util.option(opts, "backlog", "integer", arg, fname)
   if backlog and backlog < 0 then
     util.argerror(arg, fname, "option 'backlog': value out of range")
   end
-  util.option(opts, "nodelay", "boolean", arg, fname)
-  util.option(opts, "reuseaddr", "boolean", arg, fname)
-  util.option(opts, "unlink", "boolean", arg, fname)
-  streamopts(opts, arg, fname)
+  local timeout, maxline = streamopts(opts, arg, fname)
+  return {backlog = backlog, timeout = timeout, maxline = maxline,
+          nodelay = util.option(opts, "nodelay", "boolean", arg, fname),
+          reuseaddr = util.option(opts, "reuseaddr", "boolean", arg, fname),
+          unlink = util.option(opts, "unlink", "boolean", arg, fname)}
 end
 
 -- sockit.listen(host, port [, opts]) -> server. host "*" is every
@@ -121,31 +144,29 @@ end
 -- accepted streams.
 function sockit.listen(host, port, opts)
   util.string(host, 1, "listen")
-  util.port(port, 2, "listen")
-  opts = util.opts(opts, 3, "listen")
-  serveropts(opts, 3, "listen")
-  return server.listen(host, port, opts, util.family(opts, 3, "listen"))
+  port = util.port(port, 2, "listen")
+  opts = util.opts(opts, 3, "listen", LISTEN)
+  return server.listen(host, port, serveropts(opts, 3, "listen"),
+                       util.family(opts, 3, "listen"))
 end
 
 -- sockit.listen_unix(path [, opts]) -> server. opts: backlog, maxline,
--- unlink (remove a stale socket file first)
+-- timeout, unlink (remove a stale socket file first)
 function sockit.listen_unix(path, opts)
   util.path(path, 1, "listen_unix")
-  opts = util.opts(opts, 2, "listen_unix")
-  serveropts(opts, 2, "listen_unix")
-  return server.listen_unix(path, opts)
+  opts = util.opts(opts, 2, "listen_unix", LISTEN_UNIX)
+  return server.listen_unix(path, serveropts(opts, 2, "listen_unix"))
 end
 
 -- sockit.udp([opts]) -> datagram socket. opts: bind = {host, port},
 -- connect = {host, port}, family
 function sockit.udp(opts)
-  opts = util.opts(opts, 1, "udp")
+  opts = util.opts(opts, 1, "udp", UDP)
   local family = util.family(opts, 1, "udp")
-  if opts.bind ~= nil then util.address(opts.bind, 1, "udp", "bind") end
-  if opts.connect ~= nil then
-    util.address(opts.connect, 1, "udp", "connect")
-  end
-  return udp.open(family, opts.bind, opts.connect)
+  local bind, peer = opts.bind, opts.connect
+  if bind ~= nil then bind = {util.address(bind, 1, "udp", "bind")} end
+  if peer ~= nil then peer = {util.address(peer, 1, "udp", "connect")} end
+  return udp.open(family, bind, peer)
 end
 
 -- sockit.stream(sock [, opts]) -> stream owning sock, a connected
@@ -157,7 +178,7 @@ function sockit.stream(sock, opts)
   elseif t ~= "socket" then
     util.argerror(1, "stream", "attempt to use a closed socket")
   end
-  opts = util.opts(opts, 2, "stream")
+  opts = util.opts(opts, 2, "stream", STREAM)
   return stream.new(sock, streamopts(opts, 2, "stream"))
 end
 
@@ -177,43 +198,28 @@ sockit.run = wait.run
 -- sockit.sleep(s) -> true; in a task, the other tasks run meanwhile
 sockit.sleep = wait.sleep
 
--- The options of serve and serve_unix: those of listen and listen_unix,
--- and these two.
-local SERVE_OPTIONS = {
-  serve = {"backlog", "family", "reuseaddr", "nodelay", "timeout", "maxline",
-           "max", "onerror"},
-  serve_unix = {"backlog", "unlink", "timeout", "maxline", "max", "onerror"},
-}
-
--- raises for a name in opts that fname does not take
-local function known(opts, arg, fname)
-  local names = {}
-  for _, k in ipairs(SERVE_OPTIONS[fname]) do names[k] = true end
-  for k in pairs(opts) do
-    if not names[k] then
-      util.argerror(arg, fname, ("unknown option '%s'"):format(tostring(k)))
-    end
-  end
-end
-
--- the arguments of serve and serve_unix from the handler on -> opts
-local function serveargs(handler, opts, arg, fname)
+-- the handler of serve and serve_unix (argument arg)
+local function checkhandler(handler, arg, fname)
   if not wait.callable(handler) then
     util.argerror(arg, fname, "function expected, got " ..
                   (handler == nil and "no value" or type(handler)))
   end
-  opts = util.opts(opts, arg + 1, fname)
-  known(opts, arg + 1, fname)
-  serveropts(opts, arg + 1, fname)
-  local max = util.option(opts, "max", "integer", arg + 1, fname)
-  if max and max < 1 then
-    util.argerror(arg + 1, fname, "option 'max': value out of range")
+end
+
+-- the options of serve and serve_unix: those of listen and listen_unix,
+-- max and onerror, checked and as server.listen and server.serve take them
+local function serveopts(opts, arg, fname)
+  local o = serveropts(opts, arg, fname)
+  o.max = util.option(opts, "max", "integer", arg, fname)
+  if o.max and o.max < 1 then
+    util.argerror(arg, fname, "option 'max': value out of range")
   end
-  if opts.onerror ~= nil and not wait.callable(opts.onerror) then
-    util.argerror(arg + 1, fname, "option 'onerror': function expected, got "
-                  .. type(opts.onerror))
+  o.onerror = opts.onerror
+  if o.onerror ~= nil and not wait.callable(o.onerror) then
+    util.argerror(arg, fname, "option 'onerror': function expected, got "
+                  .. type(o.onerror))
   end
-  return opts
+  return o
 end
 
 -- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
@@ -224,22 +230,26 @@ end
 -- server:shutdown or server:close stops the accepting.
 function sockit.serve(host, port, handler, opts)
   util.string(host, 1, "serve")
-  util.port(port, 2, "serve")
-  opts = serveargs(handler, opts, 3, "serve")
-  local srv, msg, code = server.listen(host, port, opts,
+  port = util.port(port, 2, "serve")
+  checkhandler(handler, 3, "serve")
+  opts = util.opts(opts, 4, "serve", SERVE)
+  local o = serveopts(opts, 4, "serve")
+  local srv, msg, code = server.listen(host, port, o,
                                        util.family(opts, 4, "serve"))
   if not srv then return nil, msg, code end
-  return server.serve(srv, handler, opts)
+  return server.serve(srv, handler, o)
 end
 
 -- sockit.serve_unix(path, handler [, opts]) -> server: serve on a Unix
 -- socket; opts: those of listen_unix, max, onerror
 function sockit.serve_unix(path, handler, opts)
   util.path(path, 1, "serve_unix")
-  opts = serveargs(handler, opts, 2, "serve_unix")
-  local srv, msg, code = server.listen_unix(path, opts)
+  checkhandler(handler, 2, "serve_unix")
+  opts = util.opts(opts, 3, "serve_unix", SERVE_UNIX)
+  local o = serveopts(opts, 3, "serve_unix")
+  local srv, msg, code = server.listen_unix(path, o)
   if not srv then return nil, msg, code end
-  return server.serve(srv, handler, opts)
+  return server.serve(srv, handler, o)
 end
 
 return sockit

@@ -1,18 +1,15 @@
 -- sockit.server: listening sockets (TCP and Unix) and the Server object.
 
 local core = require("sockit.core")
+local object = require("sockit.object")
 local stream = require("sockit.stream")
 local util = require("sockit.util")
 local wait = require("sockit.wait")
 
-local methods = {}
-local mt = {__index = methods, __name = "sockit.server"}
+local methods, mt, check = object.class("sockit.server", "server",
+  {"settimeout", "gettimeout", "setoption", "getoption"})
 
 local M = {}
-
-local function check(self, fname)
-  util.self(self, mt, fname, "server")
-end
 
 -- new(sock, opts) -> a server owning the listening sock; opts.nodelay,
 -- opts.maxline and opts.timeout apply to the streams it accepts
@@ -29,33 +26,18 @@ function methods:accept()
   check(self, "accept")
   local sock, host, port = wait.once(self.socket, "r", core.accept, self.timeout)
   if not sock then return nil, host, port end
+  local s = stream.new(sock, self.streamtimeout, self.maxline)
+  if port == nil then return s, host end
   -- a refused option leaves the connection as usable as before
   if self.nodelay then core.setoption(sock, "nodelay", true) end
-  return stream.new(sock, self.streamtimeout, self.maxline), util.host(host),
-         port
+  return s, util.host(host), port
 end
 
 -- server:address() -> host, port / path
 function methods:address()
   check(self, "address")
-  return stream.address(core.getsockname(self.socket))
+  return object.address(core.getsockname(self.socket))
 end
-
--- server:settimeout(t) -> server; the time accept may wait
-function methods:settimeout(t)
-  check(self, "settimeout")
-  self.timeout = util.timeout(t, 1, "settimeout")
-  return self
-end
-
--- server:close() -> true; closing twice is fine. A task waiting in
--- accept wakes with nil, msg, "ECANCELED".
-function methods:close()
-  if getmetatable(self) ~= mt then check(self, "close") end
-  return wait.close(self)
-end
-
-mt.__close = function(self) methods.close(self) end
 
 
 ---------------------------------------------------------------- serve
@@ -210,11 +192,6 @@ function methods:shutdown(grace)
   return true
 end
 
-mt.__tostring = function(self)
-  if self.closed then return "sockit.server (closed)" end
-  return ("sockit.server (fd %d)"):format(core.fileno(self.socket))
-end
-
 
 -- bind and listen a new socket of `family`; v6only sets ipv6only when
 -- not nil. -> socket or the fail tuple
@@ -238,8 +215,8 @@ end
 -- the port number of a service name ("http", "8080")
 local function portnumber(port)
   if math.type(port) == "integer" then return port end
-  local list, msg, code = core.getaddrinfo(nil, port,
-    {type = "stream", passive = true, family = "inet"})
+  local list, msg, code = util.lookup(nil, port, core.getaddrinfo(nil, port,
+    {type = "stream", passive = true, family = "inet"}))
   if not list then return nil, msg, code end
   return list[1].port
 end
@@ -266,8 +243,8 @@ function M.listen(host, port, opts, family)
     sock, msg, code = wildcard(port, opts, family)
   else
     local list
-    list, msg, code = wait.resolve(host, port,
-      {type = "stream", passive = true, family = family}, nil)
+    list, msg, code = util.lookup(host, port, wait.resolve(host, port,
+      {type = "stream", passive = true, family = family}, nil))
     if not list then return nil, msg, code end
     for _, a in ipairs(list) do
       sock, msg, code = open(a.family, a.host, a.port, opts)
@@ -303,7 +280,5 @@ function M.listen_unix(path, opts)
   end
   return new(sock, opts)
 end
-
-M.metatable = mt
 
 return M

@@ -7,7 +7,7 @@
 -- from the first argument after `self`, as the C library does for methods.
 
 local getinfo = debug.getinfo
-local math_type = math.type
+local tointeger = math.tointeger
 
 local util = {}
 
@@ -61,38 +61,63 @@ function util.string(v, arg, fname)
   return v
 end
 
--- integer(v, arg, fname [, min [, max]]) -> v, an integer in [min, max]
+-- int(v) -> v as an integer when it is a number with an integer value
+-- (2^10 as well as 1024), else nil: math.tointeger's rule, without its
+-- conversion of strings
+local function int(v)
+  if type(v) == "number" then return tointeger(v) end
+  return nil
+end
+
+-- integer(v, arg, fname [, min [, max]]) -> v as an integer in [min, max]
 function util.integer(v, arg, fname, min, max)
-  if math_type(v) ~= "integer" then
-    if math_type(v) == "float" then
+  local i = int(v)
+  if i == nil then
+    if type(v) == "number" then
       argerror(arg, fname, "number has no integer representation")
     end
     typeerror(v, arg, fname, "integer")
   end
-  if (min and v < min) or (max and v > max) then
+  if (min and i < min) or (max and i > max) then
     argerror(arg, fname, "value out of range")
+  end
+  return i
+end
+
+-- names(list) -> a set of option names, for opts
+function util.names(list)
+  local set = {}
+  for _, name in ipairs(list) do set[name] = true end
+  return set
+end
+
+-- opts(v, arg, fname, names) -> v or an empty table; raises on a key that
+-- is not in the set `names` (from util.names)
+function util.opts(v, arg, fname, names)
+  if v == nil then return {} end
+  if type(v) ~= "table" then typeerror(v, arg, fname, "table") end
+  for k in pairs(v) do
+    if not names[k] then
+      argerror(arg, fname, ("unknown option '%s'"):format(tostring(k)))
+    end
   end
   return v
 end
 
--- opts(v, arg, fname) -> v or an empty table
-function util.opts(v, arg, fname)
-  if v == nil then return {} end
-  if type(v) ~= "table" then typeerror(v, arg, fname, "table") end
-  return v
-end
-
 -- option(opts, key, kind, arg, fname): checks opts[key] is nil or of `kind`
--- ("string", "number", "boolean", "table", "integer"); returns it.
+-- ("string", "number", "boolean", "table", "integer"); returns it, an
+-- "integer" as an integer.
 function util.option(opts, key, kind, arg, fname)
   local v = opts[key]
   if v == nil then return nil end
   local ok
-  if kind == "integer" then ok = math_type(v) == "integer"
+  if kind == "integer" then
+    ok = int(v)
+    v = ok
   else ok = type(v) == kind end
   if not ok then
     argerror(arg, fname, ("option '%s': %s expected, got %s"):format(
-             key, kind, type(v)))
+             key, kind, type(opts[key])))
   end
   return v
 end
@@ -109,11 +134,10 @@ end
 -- port(v, arg, fname) -> v: an integer 0..65535 or a service name
 function util.port(v, arg, fname)
   if type(v) == "string" then return v end
-  if math_type(v) ~= "integer" then
-    typeerror(v, arg, fname, "port number or service name")
-  end
-  if v < 0 or v > 65535 then argerror(arg, fname, "port out of range") end
-  return v
+  local i = int(v)
+  if i == nil then typeerror(v, arg, fname, "port number or service name") end
+  if i < 0 or i > 65535 then argerror(arg, fname, "port out of range") end
+  return i
 end
 
 -- path(v, arg, fname) -> v, a Unix socket path that fits sun_path; a
@@ -138,14 +162,15 @@ end
 
 -- address(v, arg, fname, key) -> host, port from an option {host, port}
 function util.address(v, arg, fname, key)
-  if type(v) ~= "table" or type(v[1]) ~= "string"
-     or (math_type(v[2]) ~= "integer" and type(v[2]) ~= "string") then
+  local port = type(v) == "table" and v[2]
+  if type(port) ~= "string" then port = int(port) end
+  if type(v) ~= "table" or type(v[1]) ~= "string" or not port then
     argerror(arg, fname, ("option '%s': {host, port} expected"):format(key))
   end
-  if math_type(v[2]) == "integer" and (v[2] < 0 or v[2] > 65535) then
+  if type(port) == "number" and (port < 0 or port > 65535) then
     argerror(arg, fname, ("option '%s': port out of range"):format(key))
   end
-  return v[1], v[2]
+  return v[1], port
 end
 
 -- host(h) -> h, with an IPv4 address seen through an IPv6 socket
@@ -155,6 +180,21 @@ function util.host(h)
     return h:match("^::[fF][fF][fF][fF]:(%d+%.%d+%.%d+%.%d+)$") or h
   end
   return h
+end
+
+-- lookup(host, service, list, msg, code) -> the list of addresses of a
+-- name lookup of host (service), or its fail tuple with a message naming
+-- what was looked up, so that a lookup failure reads apart from a
+-- connection's: "example.invalid: Name or service not known", "lookup of
+-- example.org timed out"
+function util.lookup(host, service, list, msg, code)
+  if list then return list end
+  local name = host
+  if code == "EAI_SERVICE" or host == nil then name = service end
+  name = tostring(name)
+  if code == "ETIMEDOUT" then msg = "lookup of " .. name .. " timed out"
+  else msg = name .. ": " .. tostring(msg) end
+  return nil, msg, code
 end
 
 return util

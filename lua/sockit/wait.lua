@@ -34,17 +34,6 @@ wait.wake, wait.current, wait.callable = loop.wake, loop.current,
 -- wakes with ECANCELED, and the loop forgets it
 wait.cancel = loop.cancel
 
--- close(obj) -> true: closes obj.socket once, first waking a task that
--- waits on it (ECANCELED); for the close method of every sockit object
-function wait.close(obj)
-  if not obj.closed then
-    obj.closed = true
-    wait.cancel(obj.socket)
-    core.close(obj.socket)
-  end
-  return true
-end
-
 -- deadline(timeout) -> the deadline of a call that starts now
 function wait.deadline(timeout)
   if timeout == nil or timeout == 0 then return timeout end
