@@ -103,15 +103,17 @@ local function connection(st, s, host, port)
   end
 end
 
--- accept failed with code: reported once a burst, then a pause where
+-- accept failed with code: reported once a burst (failures without a
+-- connection accepted nor a quiet spell between them), then a pause where
 -- waiting for the listener would spin (no descriptor, no memory)
 local function refused(self, st, msg, code, pause)
   if quiet[code] then return PAUSE end
-  if not st.burst then
-    st.burst = true
+  local now = core.monotime()
+  if now - st.failed > 2 * MAXPAUSE then
     local host, port = methods.address(self)
     report(st, ("accept failed: %s (%s)"):format(msg, code), nil, host, port)
   end
+  st.failed = now
   if aborted[code] or self.closed then return PAUSE end
   wait.sleep(pause)
   return pause < MAXPAUSE and pause * 2 or MAXPAUSE
@@ -127,7 +129,7 @@ local function acceptor(self, st)
     else
       local s, host, port = methods.accept(self)
       if s then
-        st.burst, pause = false, PAUSE
+        st.failed, pause = -math.huge, PAUSE
         st.conns[wait.spawn(connection, st, s, host, port)] = s
         st.n = st.n + 1
       elseif port ~= "ECANCELED" then
@@ -143,7 +145,8 @@ end
 -- opts: max, onerror (the caller checked them).
 function M.serve(self, handler, opts)
   local st = {handler = handler, onerror = opts.onerror, max = opts.max,
-              conns = {}, n = 0, waiting = {}, burst = false, forced = false}
+              conns = {}, n = 0, waiting = {}, failed = -math.huge,
+              forced = false}
   self.serving = st
   st.acceptor = wait.spawn(acceptor, self, st)
   return self
