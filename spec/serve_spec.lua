@@ -189,12 +189,25 @@ assert(sockit.run())
 print(#reports, reports[1])
 ]]
 
+-- The interpreter itself, where make valgrind runs each lua5.4 through
+-- a wrapper: valgrind keeps descriptors of its own above the limit its
+-- client sees, and closes the connection each accept gets there, so a
+-- descriptor limit cannot be played under it.
+local function interpreter()
+  local f = io.open(H.lua)
+  if not f then return H.lua end
+  local text = f:read("a")
+  f:close()
+  return text:match('^#!/bin/sh\nexec %S*valgrind .- (%S+) "%$@"') or H.lua
+end
+
 describe("accept failures of a served server", function()
   it("back off, are reported once a burst, and serving resumes", function()
     local dir = H.tmpdir()
     H.write_file(dir .. "/server.lua", STARVED)
+    local lua = H.ENV .. H.quote(interpreter()) .. " "
     local child = H.start("sh -c " .. H.quote("ulimit -n 32 && exec " ..
-                          H.LUA .. H.quote(dir .. "/server.lua")) .. " 2>&1")
+                          lua .. H.quote(dir .. "/server.lua")) .. " 2>&1")
     local clients = {}
     finally(function()
       for _, c in ipairs(clients) do c:close() end
