@@ -5,8 +5,13 @@
 -- scheduler that failed to run the other tasks then fails the test with
 -- ETIMEDOUT instead of hanging the run.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local net = require("support.net")
+local proc = require("support.proc")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 local wait = require("sockit.wait")
 
@@ -157,7 +162,7 @@ describe("tasks on socketpairs", function()
 
   it("move a megabyte each way on 50 pairs at once, writers waiting for room", function()
     local size = 1024 * 1024
-    local data = H.bytes(size)
+    local data = net.bytes(size)
     local got = {}
     for i = 1, 50 do
       local a, b = streams()
@@ -267,8 +272,8 @@ describe("sockit.sleep", function()
   it("outside a task sleeps forever from 1e9 seconds on, raising nothing", function()
     -- the child is still asleep when `timeout` ends it (status 124)
     for _, s in ipairs({"math.huge", "2e9"}) do
-      local status, _, err = H.exec(("timeout 0.3 %s -e %s"):format(H.LUA,
-        H.quote("require('sockit').sleep(" .. s .. ")")))
+      local status, _, err = proc.exec(("timeout 0.3 %s -e %s"):format(env.LUA,
+        env.quote("require('sockit').sleep(" .. s .. ")")))
       assert.are.equal(124, status, err)
     end
   end)
@@ -306,7 +311,7 @@ describe("timeouts inside tasks", function()
       done = true
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
+    errs.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
     assert.is_true(ticks > 1)
     -- the bytes received stay buffered
     a:settimeout(0)
@@ -336,8 +341,8 @@ describe("timeouts inside tasks", function()
     sockit.spawn(function() r1 = table.pack(srv:accept()) end)
     sockit.spawn(function() r2 = table.pack(u:recvfrom()) end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r1, 1, r1.n))
-    H.fails("ETIMEDOUT", table.unpack(r2, 1, r2.n))
+    errs.fails("ETIMEDOUT", table.unpack(r1, 1, r1.n))
+    errs.fails("ETIMEDOUT", table.unpack(r2, 1, r2.n))
   end)
 
   it("timeout 0 gives EAGAIN without waiting", function()
@@ -345,7 +350,7 @@ describe("timeouts inside tasks", function()
     local r
     sockit.spawn(function() r = table.pack(a:read("l")) end)
     run()
-    H.fails("EAGAIN", table.unpack(r, 1, r.n))
+    errs.fails("EAGAIN", table.unpack(r, 1, r.n))
   end)
 
   it("a wait woken by data leaves no timer behind to wake a later wait", function()
@@ -372,7 +377,7 @@ describe("timeouts inside tasks", function()
     local srv = assert(sockit.listen("127.0.0.1", 0))
     finally(function() srv:close() end)
     local _, port = srv:address()
-    local refused = H.freeport()
+    local refused = net.freeport()
     local r1, r2
     sockit.spawn(function()
       local c = assert(sockit.connect("127.0.0.1", port, {timeout = SAFETY}))
@@ -384,7 +389,7 @@ describe("timeouts inside tasks", function()
     end)
     run()
     assert.are.same({"127.0.0.1", port}, r1)
-    H.fails("ECONNREFUSED", table.unpack(r2, 1, r2.n))
+    errs.fails("ECONNREFUSED", table.unpack(r2, 1, r2.n))
   end)
 end)
 
@@ -400,7 +405,7 @@ describe("closing a socket another task waits on", function()
     end)
     sockit.spawn(function() a:close() end)
     run()
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
     assert.is_true(after)
     assert.has_error(function() a:read("l") end, "attempt to use a closed stream")
   end)
@@ -431,8 +436,8 @@ describe("closing a socket another task waits on", function()
       u:close()
     end)
     run()
-    H.fails("ECANCELED", table.unpack(r1, 1, r1.n))
-    H.fails("ECANCELED", table.unpack(r2, 1, r2.n))
+    errs.fails("ECANCELED", table.unpack(r1, 1, r1.n))
+    errs.fails("ECANCELED", table.unpack(r2, 1, r2.n))
   end)
 
   it("wakes both a reader and a writer of the same socket", function()
@@ -442,7 +447,7 @@ describe("closing a socket another task waits on", function()
     sockit.spawn(function() w = table.pack(a:write(("y"):rep(8 * 1024 * 1024))) end)
     sockit.spawn(function() a:close() end)
     run()
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
     assert.are.equal("ECANCELED", w[3])
   end)
 end)
@@ -547,7 +552,7 @@ describe("two tasks waiting on one socket", function()
     assert.are.equal(second, errors[1].task)
     assert.matches("another task is already reading this socket", errors[1].err)
     assert.matches("sched_spec.lua", errors[1].err, 1, true)
-    H.fails("ECANCELED", table.unpack(first, 1, first.n))
+    errs.fails("ECANCELED", table.unpack(first, 1, first.n))
   end)
 
   it("raise in the second writer", function()
@@ -592,7 +597,7 @@ describe("a task inside a C function's callback", function()
       end)
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
+    errs.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
   end)
 end)
 
@@ -612,13 +617,13 @@ describe("a stream used in tasks and then outside", function()
     assert(b:write("out\n"))
     assert.are.equal("out", a:read("l"))
     assert.is_nil(x:gettimeout())
-    assert.is_false(H.nonblocking(x:fileno()))
+    assert.is_false(fds.nonblocking(x:fileno()))
   end)
 end)
 
 describe("a Unix connect to a full backlog inside a task", function()
   it("waits in the loop until the server has room, or times out", function()
-    local path = H.tmppath("full.sock")
+    local path = files.tmppath("full.sock")
     local l = core.socket("unix", "stream")
     local fill, taken = {}, {}
     finally(function()
@@ -649,7 +654,7 @@ describe("a Unix connect to a full backlog inside a task", function()
       c:close()
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(late, 1, late.n))
+    errs.fails("ETIMEDOUT", table.unpack(late, 1, late.n))
     assert.is_true(connected)
     assert.are.equal(1, #taken)
   end)
@@ -684,7 +689,7 @@ describe("name lookups inside a task", function()
     local r
     sockit.spawn(function() r = table.pack(sockit.connect("no-such-host.invalid", 80)) end)
     run()
-    H.fails("EAI_NONAME", table.unpack(r, 1, r.n))
+    errs.fails("EAI_NONAME", table.unpack(r, 1, r.n))
   end)
 
   -- The lookup of "slow.test" goes to a DNS server on 127.0.0.1:53 that
@@ -697,13 +702,11 @@ describe("name lookups inside a task", function()
   -- proof, the ticks counted during the lookup the evidence.
   it("do not stall the other tasks while a slow DNS server answers", function()
     -- system tools run without make asan's preloaded sanitizer runtime
-    local netns = os.execute("env -u LD_PRELOAD unshare -mn env -u LD_PRELOAD "
-                             .. "ip link set lo up >/dev/null 2>&1")
-    if not netns then
+    if not require("support.netns").available() then
       pending("needs network and mount namespaces (root, unshare, ip)")
       return
     end
-    local dir = H.tmpdir()
+    local dir = files.tmpdir()
     local function put(name, text)
       local f = assert(io.open(dir .. "/" .. name, "w"))
       f:write(text)
@@ -783,20 +786,7 @@ end)
 sockit.run()
 print("run returned")
 ]==])
-    local inner = table.concat({
-      "ip link set lo up",
-      "mount --bind \"$1/nsswitch.conf\" /etc/nsswitch.conf",
-      "mount --bind \"$1/resolv.conf\" /etc/resolv.conf",
-      "exec env LD_PRELOAD=\"$5\" LUA_PATH=\"$2\" LUA_CPATH=\"$3\" LUA_INIT= "
-        .. "\"$4\" \"$1/child.lua\""},
-      " && ")
-    local cmd = table.concat({"env -u LD_PRELOAD timeout -k 5 120 unshare -mn sh -c",
-                              H.quote(inner), "child", H.quote(dir), H.quote(H.LUA_PATH),
-                              H.quote(H.LUA_CPATH), H.quote(H.lua),
-                              H.quote(os.getenv("LD_PRELOAD") or ""), "2>&1"}, " ")
-    local p = assert(io.popen(cmd))
-    local out = p:read("a")
-    local ok = p:close()
+    local out, ok = require("support.netns").run(dir)
     assert(ok, "the child failed:\n" .. out)
     assert.matches("peer\t127.0.0.1\t%d+", out)
     assert.matches("line\thello from the server", out)

@@ -2,8 +2,12 @@
 -- because of one client. Real programs play the clients (python3), and a
 -- child process serves where stderr or the descriptor limit matter.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local errs = require("support.errs")
+local files = require("support.files")
+local net = require("support.net")
+local proc = require("support.proc")
+local core = env.core()
 local sockit = require("sockit")
 
 local SAFETY = 30  -- seconds, the timeout of streams that wait for a peer
@@ -41,9 +45,9 @@ c.close()
 ]]
 
 local function client(how, port)
-  local script = H.tmpdir() .. "/client.py"
-  H.write_file(script, CLIENT)
-  return H.background(("%s %s %s %d"):format(PYTHON, H.quote(script), how,
+  local script = files.tmpdir() .. "/client.py"
+  files.write(script, CLIENT)
+  return proc.background(("%s %s %s %d"):format(PYTHON, env.quote(script), how,
                                               port))
 end
 
@@ -134,9 +138,9 @@ io.stdout:write("run returned\n")
 
 describe("a served handler's error without onerror", function()
   it("is one report on stderr naming the peer, with a traceback for a bug", function()
-    local dir = H.tmpdir()
-    H.write_file(dir .. "/server.lua", REPORTER)
-    local status, out, err = H.exec(H.LUA .. H.quote(dir .. "/server.lua"))
+    local dir = files.tmpdir()
+    files.write(dir .. "/server.lua", REPORTER)
+    local status, out, err = proc.exec(env.LUA .. env.quote(dir .. "/server.lua"))
     assert.are.equal(0, status, err)
     assert.are.equal("bug \nstall \nnice fine\n\nrun returned\n", out)
     local reports = {}
@@ -194,24 +198,24 @@ print(#reports, reports[1])
 -- client sees, and closes the connection each accept gets there, so a
 -- descriptor limit cannot be played under it.
 local function interpreter()
-  local f = io.open(H.lua)
-  if not f then return H.lua end
+  local f = io.open(env.lua)
+  if not f then return env.lua end
   local text = f:read("a")
   f:close()
-  return text:match('^#!/bin/sh\nexec %S*valgrind .- (%S+) "%$@"') or H.lua
+  return text:match('^#!/bin/sh\nexec %S*valgrind .- (%S+) "%$@"') or env.lua
 end
 
 describe("accept failures of a served server", function()
   it("back off, are reported once a burst, and serving resumes", function()
-    local dir = H.tmpdir()
-    H.write_file(dir .. "/server.lua", STARVED)
-    local lua = H.ENV .. H.quote(interpreter()) .. " "
-    local child = H.start("sh -c " .. H.quote("ulimit -n 32 && exec " ..
-                          lua .. H.quote(dir .. "/server.lua")) .. " 2>&1")
+    local dir = files.tmpdir()
+    files.write(dir .. "/server.lua", STARVED)
+    local lua = env.ENV .. env.quote(interpreter()) .. " "
+    local child = proc.start("sh -c " .. env.quote("ulimit -n 32 && exec " ..
+                          lua .. env.quote(dir .. "/server.lua")) .. " 2>&1")
     local clients = {}
     finally(function()
       for _, c in ipairs(clients) do c:close() end
-      H.stop(child)
+      proc.stop(child)
     end)
     assert.is_number(child.port, child.line)
     for i = 1, 3 do
@@ -221,11 +225,11 @@ describe("accept failures of a served server", function()
       c:settimeout(SAFETY)
     end
     for _, c in ipairs(clients) do
-      assert.are.equal("hello\n", H.recvall(c, 6))
+      assert.are.equal("hello\n", net.recvall(c, 6))
       c:close()
     end
     local last = child.pipe:read("a")
-    assert.is_true(H.wait(child))
+    assert.is_true(proc.wait(child))
     local n, err = last:match("^(%d+)\t(.-)\n$")
     assert.are.equal("1", n, last)
     assert.matches("^accept failed: .*%(EMFILE%)$", err)
@@ -335,7 +339,7 @@ describe("server:shutdown", function()
     end)
     assert.is_true(sockit.run(outside and function() outside(srv) end))
     c:close()
-    H.fails("ECANCELED", table.unpack(results[1], 1, results[1].n))
+    errs.fails("ECANCELED", table.unpack(results[1], 1, results[1].n))
   end
 
   it("closes the streams left after grace: their calls fail with ECANCELED", function()
@@ -391,7 +395,7 @@ end)
 
 describe("sockit.serve_unix", function()
   it("serves on a Unix path, the peer's path given as host", function()
-    local path = H.tmppath("serve.sock")
+    local path = files.tmppath("serve.sock")
     local peer
     local srv = assert(sockit.serve_unix(path, function(c, host, port)
       peer = {host, port}
@@ -411,11 +415,11 @@ describe("sockit.serve_unix", function()
   end)
 
   it("fails with EADDRINUSE on a stale file, unless unlink removes it", function()
-    local path = H.tmppath("stale.sock")
+    local path = files.tmppath("stale.sock")
     local old = core.socket("unix", "stream")
     assert(old:bind(path))
     old:close()
-    H.fails("EADDRINUSE", sockit.serve_unix(path, function() end))
+    errs.fails("EADDRINUSE", sockit.serve_unix(path, function() end))
     local srv = assert(sockit.serve_unix(path, function() end, {unlink = true}))
     srv:close()
     assert.is_true(sockit.run())
