@@ -54,7 +54,7 @@ end
 -- receives up to BLOCK more bytes into the buffer, dropping the consumed
 -- part: true, false at end of stream, or the fail tuple
 local function fill(self, deadline)
-  local data, msg, code = call(self.socket, recv, deadline, BLOCK)
+  local data, msg, code = call(self.socket, "r", recv, deadline, BLOCK)
   if not data then return nil, msg, code end
   if data == "" then return false end
   local buf, pos = self.buf, self.pos
@@ -134,7 +134,7 @@ local function readdirect(self, off, n, deadline, more)
   local p = self.pos + off
   local parts, got = {sub(buf, p)}, #buf - p + 1
   while got < n do
-    local data, msg, code = call(self.socket, recv, deadline,
+    local data, msg, code = call(self.socket, "r", recv, deadline,
                                  min(n - got, RECVMAX))
     if not data then return keep(self, parts, msg, code) end
     if data == "" then break end
@@ -174,7 +174,7 @@ local function readall(self, off, deadline, more)
   local parts = {sub(self.buf, self.pos + off)}
   local size = BLOCK
   while true do
-    local data, msg, code = call(self.socket, recv, deadline, size)
+    local data, msg, code = call(self.socket, "r", recv, deadline, size)
     if not data then return keep(self, parts, msg, code) end
     if data == "" then break end
     parts[#parts + 1] = data
@@ -352,7 +352,7 @@ function methods:read_some(n)
     commit(self, e - pos + 1)
     return sub(buf, pos, e)
   end
-  local data, msg, code = wait.once(self.socket, recv, self.timeout, n)
+  local data, msg, code = wait.once(self.socket, "r", recv, self.timeout, n)
   if not data then return nil, msg, code end
   if data == "" then return nil end
   return data
@@ -424,7 +424,7 @@ function methods:write(...)
   if len == 0 then return self end
   local sock, deadline, sent = self.socket, deadline_of(self.timeout), 0
   repeat
-    local k, msg, code = call(sock, send, deadline, data, sent + 1)
+    local k, msg, code = call(sock, "w", send, deadline, data, sent + 1)
     if not k then return nil, msg, code, sent end
     sent = sent + k
   until sent >= len
