@@ -28,6 +28,8 @@ static void setconstants (lua_State *L) {
   lua_setfield(L, -2, "RECVMAX");
   lua_pushinteger(L, SOCKIT_PATHMAX);
   lua_setfield(L, -2, "PATHMAX");
+  lua_pushliteral(L, SOCKIT_VERSION);
+  lua_setfield(L, -2, "_VERSION");
 }
 
 

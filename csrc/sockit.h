@@ -18,6 +18,8 @@
 #include "lua.h"
 #include "lauxlib.h"
 
+#define SOCKIT_VERSION  "0.1.0"  /* the one place; the Makefile reads it */
+
 #define SOCKIT_SOCKET   "sockit.socket"
 #define SOCKIT_BUFFER   "sockit.buffer"
 #define SOCKIT_POLLER   "sockit.poller"

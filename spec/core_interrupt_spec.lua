@@ -4,10 +4,11 @@
 -- and blocks; the spec waits until it sleeps in the kernel, sends ONE
 -- SIGINT, and checks that this alone ended it.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local core = env.core()
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
 local PRELUDE = [[
 local core = require("sockit.core")
@@ -36,10 +37,10 @@ end
 -- runs `code` after PRELUDE in a child lua5.4; once it is blocked, sends
 -- one SIGINT -> ended (true if that one signal ended it), status, stderr
 local function interrupt(code)
-  local dir = H.tmpdir()
-  H.write_file(dir .. "/child.lua", PRELUDE .. code)
+  local dir = files.tmpdir()
+  files.write(dir .. "/child.lua", PRELUDE .. code)
   local pipe = assert(io.popen(("echo $$; exec %s%s 2>%s </dev/null"):format(
-    H.LUA, H.quote(dir .. "/child.lua"), H.quote(dir .. "/err"))))
+    env.LUA, env.quote(dir .. "/child.lua"), env.quote(dir .. "/err"))))
   local pid = tonumber(pipe:read("l"))
   assert.equal("ready", pipe:read("l"))
   assert.is_true(eventually(function() return state(pid) == "S" end, 500),
@@ -51,7 +52,7 @@ local function interrupt(code)
   end, 1000)
   if not ended then os.execute("kill -KILL " .. pid) end
   local _, _, status = pipe:close()
-  return ended, status, H.read_file(dir .. "/err")
+  return ended, status, files.read(dir .. "/err")
 end
 
 local function check(code)
@@ -91,7 +92,7 @@ a:send(chunk)]])
   end)
 
   it("interrupts a Unix connect blocked on a full backlog", function()
-    local path = H.tmppath("l")
+    local path = files.tmppath("l")
     check(([[
 local l = core.socket("unix", "stream")
 assert(l:bind(%q))

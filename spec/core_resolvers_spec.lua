@@ -1,13 +1,14 @@
 -- core.resolvers: the cap on lookups running at once. Past it, requests
 -- wait in a queue; one cancelled there never runs.
 
-local H = dofile("spec/support/helpers.lua")
-local netns = dofile("spec/support/netns.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local netns = require("support.netns")
+local core = env.core()
 
 local isolated = os.getenv("SOCKIT_ISOLATED") == "1"
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
 -- waits for every request of `reqs` with a poller -> their results
 local function results(reqs)
@@ -94,11 +95,11 @@ describe("lookups against a silent DNS server", function()
       pending("needs network and mount namespaces (root, unshare, ip)")
       return
     end
-    local dir = H.tmpdir()
-    H.write_file(dir .. "/nsswitch.conf", "hosts: files dns\n")
-    H.write_file(dir .. "/resolv.conf",
+    local dir = files.tmpdir()
+    files.write(dir .. "/nsswitch.conf", "hosts: files dns\n")
+    files.write(dir .. "/resolv.conf",
                  "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-    H.write_file(dir .. "/child.lua", [==[
+    files.write(dir .. "/child.lua", [==[
 local core = require("sockit.core")
 local CAP = 4
 
@@ -131,7 +132,7 @@ r:cancel()
 p:close()
 dns:close()
 ]==])
-    local out, ok = netns.run(H, dir)
+    local out, ok = netns.run(dir)
     assert(ok, "the child failed:\n" .. out)
     local cap = tonumber(out:match("cap\t(%d+)"))
     local most = tonumber(out:match("most threads\t(%d+)"))

@@ -5,8 +5,10 @@
 -- poll(2) fallback (make build-poll, build/poll/sockit/core.so): one Lua
 -- state cannot hold both, since they share the metatable names.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local errs = require("support.errs")
+local core = env.core()
 
 local BACKEND = os.getenv("SOCKIT_POLLER_BACKEND") or "epoll"
 
@@ -36,7 +38,7 @@ local function readyset(p, n)
   return t
 end
 
-local nofile = H.nofile
+local nofile = fds.nofile
 
 describe("core.poller()", function()
   it("makes a poller of the " .. BACKEND .. " backend, watching nothing", function()
@@ -77,7 +79,7 @@ describe("poller:add", function()
     local p = poller()
     local a = pair()
     assert(p:add(a, "r"))
-    H.fails("EEXIST", p:add(a, "w"))
+    errs.fails("EEXIST", p:add(a, "w"))
     assert.matches("1 watched", tostring(p))
   end)
 
@@ -136,7 +138,7 @@ describe("poller:modify", function()
   it("fails with ENOENT for an object not watched", function()
     local p = poller()
     local a = pair()
-    H.fails("ENOENT", p:modify(a, "r"))
+    errs.fails("ENOENT", p:modify(a, "r"))
   end)
 
   it("raises for unknown events", function()
@@ -155,7 +157,7 @@ describe("poller:remove", function()
     assert.is_true(p:remove(a))
     assert.are.equal(0, p:wait(0))
     assert.matches("0 watched", tostring(p))
-    H.fails("ENOENT", p:remove(a))
+    errs.fails("ENOENT", p:remove(a))
   end)
 
   it("forgets a socket closed since it was added", function()
@@ -165,7 +167,7 @@ describe("poller:remove", function()
     a:close()
     assert.is_true(p:remove(a))
     assert.matches("0 watched", tostring(p))
-    H.fails("ENOENT", p:remove(a))
+    errs.fails("ENOENT", p:remove(a))
   end)
 
   it("reports nothing for a socket closed while watched, on every backend", function()
@@ -258,7 +260,7 @@ describe("a poller holding a handle", function()
     end
     collectgarbage("collect")
     collectgarbage("collect")
-    assert.is_not_nil(H.fdflags(fd))
+    assert.is_not_nil(fds.flags(fd))
     assert(b:send("x"))
     assert.are.equal(1, p:wait(5))
     local obj = p:ready(1)
@@ -270,7 +272,7 @@ describe("a poller holding a handle", function()
     p:close()
     collectgarbage("collect")
     collectgarbage("collect")
-    assert.is_nil(H.fdflags(fd))
+    assert.is_nil(fds.flags(fd))
   end)
 end)
 
@@ -345,7 +347,7 @@ describe("core.resolve", function()
     finally(function() req:cancel() end)
     assert(p:add(req, "r"))
     assert.are.equal(1, p:wait(30))
-    H.fails("EAI_NONAME", req:result())
+    errs.fails("EAI_NONAME", req:result())
   end)
 
   it("fails with ECANCELED once cancelled, and cannot be watched", function()
@@ -354,7 +356,7 @@ describe("core.resolve", function()
     assert.is_true(req:cancel())
     assert.is_true(req:cancel())
     assert.are.equal(-1, req:fileno())
-    H.fails("ECANCELED", req:result())
+    errs.fails("ECANCELED", req:result())
     assert.has_error(function() p:add(req, "r") end)
   end)
 
@@ -434,7 +436,7 @@ describe("core.close on a socket a task waits on", function()
     sockit.spawn(function() r = table.pack(s:read("l")) end)
     sockit.spawn(function() core.close(a) end)
     assert.is_true(sockit.run())
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
   end)
 end)
 
@@ -449,15 +451,15 @@ if BACKEND == "epoll" then
              "make build-poll failed")
       local busted = assert(io.popen("command -v busted")):read("l")
       assert(busted, "busted not found")
-      local cpath = H.root .. "/build/poll/?.so;;"
+      local cpath = env.root .. "/build/poll/?.so;;"
       local cmd = table.concat({
-        "cd", H.quote(H.root), "&&",
+        "cd", env.quote(env.root), "&&",
         "timeout -k 5 600 env",
         "SOCKIT_POLLER_BACKEND=poll",
-        "LUA_CPATH=" .. H.quote(cpath),
-        "LUA_PATH=" .. H.quote(H.LUA_PATH),
-        H.quote(H.lua), H.quote(busted), "--ignore-lua",
-        "--cpath=" .. H.quote(H.root .. "/build/poll/?.so"),
+        "LUA_CPATH=" .. env.quote(cpath),
+        "LUA_PATH=" .. env.quote(env.LUA_PATH),
+        env.quote(env.lua), env.quote(busted), "--ignore-lua",
+        "--cpath=" .. env.quote(env.root .. "/build/poll/?.so"),
         "-o", "plainTerminal", "spec/poller_spec.lua", "2>&1"}, " ")
       local p = assert(io.popen(cmd))
       local out = p:read("a")

@@ -5,8 +5,13 @@
 -- scheduler that failed to run the other tasks then fails the test with
 -- ETIMEDOUT instead of hanging the run.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local net = require("support.net")
+local proc = require("support.proc")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 local wait = require("sockit.wait")
 
@@ -157,7 +162,7 @@ describe("tasks on socketpairs", function()
 
   it("move a megabyte each way on 50 pairs at once, writers waiting for room", function()
     local size = 1024 * 1024
-    local data = H.bytes(size)
+    local data = net.bytes(size)
     local got = {}
     for i = 1, 50 do
       local a, b = streams()
@@ -242,6 +247,37 @@ describe("sockit.sleep", function()
     assert.are.same({"a1", "b1", "c1", "a2", "b2", "c2"}, seen)
   end)
 
+  it("in a task sleeps forever from 1e9 seconds on: the task ends with the loop", function()
+    local closed, woke, other = 0, 0, false
+    for _, s in ipairs({math.huge, 1e300, 2e9}) do
+      sockit.spawn(function()
+        local _ <close> = setmetatable({}, {__close = function() closed = closed + 1 end})
+        sockit.sleep(s)
+        woke = woke + 1
+      end)
+    end
+    sockit.spawn(function()
+      sockit.sleep(0.01)
+      other = true
+    end)
+    run()
+    assert.is_true(other)
+    assert.are.equal(0, woke)
+    assert.are.equal(3, closed)
+    -- nothing is left for a later run
+    run()
+    assert.are.equal(3, closed)
+  end)
+
+  it("outside a task sleeps forever from 1e9 seconds on, raising nothing", function()
+    -- the child is still asleep when `timeout` ends it (status 124)
+    for _, s in ipairs({"math.huge", "2e9"}) do
+      local status, _, err = proc.exec(("timeout 0.3 %s -e %s"):format(env.LUA,
+        env.quote("require('sockit').sleep(" .. s .. ")")))
+      assert.are.equal(124, status, err)
+    end
+  end)
+
   it("outside a task simply sleeps and returns true", function()
     assert.is_true(sockit.sleep(0.001))
     assert.is_true(sockit.sleep(0))
@@ -275,7 +311,7 @@ describe("timeouts inside tasks", function()
       done = true
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
+    errs.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
     assert.is_true(ticks > 1)
     -- the bytes received stay buffered
     a:settimeout(0)
@@ -305,8 +341,8 @@ describe("timeouts inside tasks", function()
     sockit.spawn(function() r1 = table.pack(srv:accept()) end)
     sockit.spawn(function() r2 = table.pack(u:recvfrom()) end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r1, 1, r1.n))
-    H.fails("ETIMEDOUT", table.unpack(r2, 1, r2.n))
+    errs.fails("ETIMEDOUT", table.unpack(r1, 1, r1.n))
+    errs.fails("ETIMEDOUT", table.unpack(r2, 1, r2.n))
   end)
 
   it("timeout 0 gives EAGAIN without waiting", function()
@@ -314,7 +350,7 @@ describe("timeouts inside tasks", function()
     local r
     sockit.spawn(function() r = table.pack(a:read("l")) end)
     run()
-    H.fails("EAGAIN", table.unpack(r, 1, r.n))
+    errs.fails("EAGAIN", table.unpack(r, 1, r.n))
   end)
 
   it("a wait woken by data leaves no timer behind to wake a later wait", function()
@@ -341,7 +377,7 @@ describe("timeouts inside tasks", function()
     local srv = assert(sockit.listen("127.0.0.1", 0))
     finally(function() srv:close() end)
     local _, port = srv:address()
-    local refused = H.freeport()
+    local refused = net.freeport()
     local r1, r2
     sockit.spawn(function()
       local c = assert(sockit.connect("127.0.0.1", port, {timeout = SAFETY}))
@@ -353,7 +389,7 @@ describe("timeouts inside tasks", function()
     end)
     run()
     assert.are.same({"127.0.0.1", port}, r1)
-    H.fails("ECONNREFUSED", table.unpack(r2, 1, r2.n))
+    errs.fails("ECONNREFUSED", table.unpack(r2, 1, r2.n))
   end)
 end)
 
@@ -369,7 +405,7 @@ describe("closing a socket another task waits on", function()
     end)
     sockit.spawn(function() a:close() end)
     run()
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
     assert.is_true(after)
     assert.has_error(function() a:read("l") end, "attempt to use a closed stream")
   end)
@@ -400,8 +436,8 @@ describe("closing a socket another task waits on", function()
       u:close()
     end)
     run()
-    H.fails("ECANCELED", table.unpack(r1, 1, r1.n))
-    H.fails("ECANCELED", table.unpack(r2, 1, r2.n))
+    errs.fails("ECANCELED", table.unpack(r1, 1, r1.n))
+    errs.fails("ECANCELED", table.unpack(r2, 1, r2.n))
   end)
 
   it("wakes both a reader and a writer of the same socket", function()
@@ -411,7 +447,7 @@ describe("closing a socket another task waits on", function()
     sockit.spawn(function() w = table.pack(a:write(("y"):rep(8 * 1024 * 1024))) end)
     sockit.spawn(function() a:close() end)
     run()
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
     assert.are.equal("ECANCELED", w[3])
   end)
 end)
@@ -516,7 +552,7 @@ describe("two tasks waiting on one socket", function()
     assert.are.equal(second, errors[1].task)
     assert.matches("another task is already reading this socket", errors[1].err)
     assert.matches("sched_spec.lua", errors[1].err, 1, true)
-    H.fails("ECANCELED", table.unpack(first, 1, first.n))
+    errs.fails("ECANCELED", table.unpack(first, 1, first.n))
   end)
 
   it("raise in the second writer", function()
@@ -561,7 +597,7 @@ describe("a task inside a C function's callback", function()
       end)
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
+    errs.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
   end)
 end)
 
@@ -581,7 +617,46 @@ describe("a stream used in tasks and then outside", function()
     assert(b:write("out\n"))
     assert.are.equal("out", a:read("l"))
     assert.is_nil(x:gettimeout())
-    assert.is_false(H.nonblocking(x:fileno()))
+    assert.is_false(fds.nonblocking(x:fileno()))
+  end)
+end)
+
+describe("a Unix connect to a full backlog inside a task", function()
+  it("waits in the loop until the server has room, or times out", function()
+    local path = files.tmppath("full.sock")
+    local l = core.socket("unix", "stream")
+    local fill, taken = {}, {}
+    finally(function()
+      for _, c in ipairs(fill) do c:close() end
+      for _, c in ipairs(taken) do c:close() end
+      l:close()
+    end)
+    assert(l:bind(path))
+    assert(l:listen(0))
+    local code
+    repeat
+      local c = core.socket("unix", "stream"):settimeout(0)
+      fill[#fill + 1] = c
+      local ok, _, err = c:connect(path)
+      code = err
+    until not ok
+    assert.are.equal("EAGAIN", code)
+    local late, connected
+    sockit.spawn(function()
+      late = table.pack(sockit.connect_unix(path, {timeout = 0.05}))
+      sockit.spawn(function()
+        -- runs while the connect below waits: it makes room
+        sockit.sleep(0.02)
+        taken[#taken + 1] = assert(l:accept())
+      end)
+      local c = assert(sockit.connect_unix(path, {timeout = SAFETY}))
+      connected = true
+      c:close()
+    end)
+    run()
+    errs.fails("ETIMEDOUT", table.unpack(late, 1, late.n))
+    assert.is_true(connected)
+    assert.are.equal(1, #taken)
   end)
 end)
 
@@ -614,7 +689,7 @@ describe("name lookups inside a task", function()
     local r
     sockit.spawn(function() r = table.pack(sockit.connect("no-such-host.invalid", 80)) end)
     run()
-    H.fails("EAI_NONAME", table.unpack(r, 1, r.n))
+    errs.fails("EAI_NONAME", table.unpack(r, 1, r.n))
   end)
 
   -- The lookup of "slow.test" goes to a DNS server on 127.0.0.1:53 that
@@ -627,13 +702,11 @@ describe("name lookups inside a task", function()
   -- proof, the ticks counted during the lookup the evidence.
   it("do not stall the other tasks while a slow DNS server answers", function()
     -- system tools run without make asan's preloaded sanitizer runtime
-    local netns = os.execute("env -u LD_PRELOAD unshare -mn env -u LD_PRELOAD "
-                             .. "ip link set lo up >/dev/null 2>&1")
-    if not netns then
+    if not require("support.netns").available() then
       pending("needs network and mount namespaces (root, unshare, ip)")
       return
     end
-    local dir = H.tmpdir()
+    local dir = files.tmpdir()
     local function put(name, text)
       local f = assert(io.open(dir .. "/" .. name, "w"))
       f:write(text)
@@ -713,7 +786,7 @@ end)
 sockit.run()
 print("run returned")
 ]==])
-    local out, ok = dofile("spec/support/netns.lua").run(H, dir)
+    local out, ok = require("support.netns").run(dir)
     assert(ok, "the child failed:\n" .. out)
     assert.matches("peer\t127.0.0.1\t%d+", out)
     assert.matches("line\thello from the server", out)

@@ -9,7 +9,6 @@
 -- wrong arguments raise.
 
 local core = require("sockit.core")
-local loop = require("sockit.loop")
 local server = require("sockit.server")
 local stream = require("sockit.stream")
 local udp = require("sockit.udp")
@@ -18,6 +17,8 @@ local wait = require("sockit.wait")
 
 local sockit = {}
 
+sockit._VERSION = core._VERSION
+
 -- the names each options table takes; any other raises
 local STREAM = util.names({"timeout", "maxline"})
 local CONNECT = util.names({"timeout", "maxline", "family", "nodelay", "bind"})
@@ -25,6 +26,10 @@ local LISTEN = util.names({"timeout", "maxline", "family", "nodelay",
                            "backlog", "reuseaddr"})
 local LISTEN_UNIX = util.names({"timeout", "maxline", "backlog", "unlink"})
 local UDP = util.names({"family", "bind", "connect"})
+local SERVE = util.names({"timeout", "maxline", "family", "nodelay",
+                          "backlog", "reuseaddr", "max", "onerror"})
+local SERVE_UNIX = util.names({"timeout", "maxline", "backlog", "unlink",
+                               "max", "onerror"})
 
 -- the options a stream takes: timeout (seconds, nil blocks) and maxline
 local function streamopts(opts, arg, fname)
@@ -68,7 +73,7 @@ local function attempt(sock, a, nodelay, bind, deadline)
     if list then ok, msg, code = core.bind(sock, list[1].host, list[1].port) end
   end
   if ok then
-    ok, msg, code = wait.call(sock, core.connect, deadline, a.host, a.port)
+    ok, msg, code = wait.connect(sock, deadline, a.host, a.port)
   end
   return ok, msg, code
 end
@@ -113,7 +118,7 @@ function sockit.connect_unix(path, opts)
   local sock, msg, code = core.socket("unix", "stream")
   if not sock then return nil, msg, code end
   local ok
-  ok, msg, code = wait.call(sock, core.connect, wait.deadline(timeout), path)
+  ok, msg, code = wait.connect(sock, wait.deadline(timeout), path)
   if not ok then
     core.close(sock)
     return nil, msg, code
@@ -185,32 +190,68 @@ end
 -- sockit.spawn(fn, ...) -> task, a coroutine that runs fn(...) once
 -- sockit.run runs; inside it, sockit calls that would block let the other
 -- tasks run instead
-sockit.spawn = loop.spawn
+sockit.spawn = wait.spawn
 
 -- sockit.run([onerror]) -> true once no task is left. A task's error is
 -- raised from here with the task's traceback, unless onerror(err, task,
 -- traceback) is given.
-sockit.run = loop.run
+sockit.run = wait.run
 
 -- sockit.sleep(s) -> true; in a task, the other tasks run meanwhile
-sockit.sleep = loop.sleep
+sockit.sleep = wait.sleep
+
+-- the handler of serve and serve_unix (argument arg)
+local function checkhandler(handler, arg, fname)
+  if not wait.callable(handler) then
+    util.argerror(arg, fname, "function expected, got " ..
+                  (handler == nil and "no value" or type(handler)))
+  end
+end
+
+-- the options of serve and serve_unix: those of listen and listen_unix,
+-- max and onerror, checked and as server.listen and server.serve take them
+local function serveopts(opts, arg, fname)
+  local o = serveropts(opts, arg, fname)
+  o.max = util.option(opts, "max", "integer", arg, fname)
+  if o.max and o.max < 1 then
+    util.argerror(arg, fname, "option 'max': value out of range")
+  end
+  o.onerror = opts.onerror
+  if o.onerror ~= nil and not wait.callable(o.onerror) then
+    util.argerror(arg, fname, "option 'onerror': function expected, got "
+                  .. type(o.onerror))
+  end
+  return o
+end
 
 -- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
 -- task: each client gets a task calling handler(stream, host, port), and
--- its stream closes when the handler returns or raises. opts as listen.
--- Closing the server stops the accepting.
+-- its stream closes when the handler returns or raises. A handler's error
+-- ends its connection only, reported to opts.onerror(err, host, port) or
+-- stderr. opts: those of listen, max (connections at once), onerror.
+-- server:shutdown or server:close stops the accepting.
 function sockit.serve(host, port, handler, opts)
   util.string(host, 1, "serve")
   port = util.port(port, 2, "serve")
-  if not loop.callable(handler) then
-    util.argerror(3, "serve", "function expected, got " ..
-                  (handler == nil and "no value" or type(handler)))
-  end
-  opts = util.opts(opts, 4, "serve", LISTEN)
-  local srv, msg, code = server.listen(host, port,
-    serveropts(opts, 4, "serve"), util.family(opts, 4, "serve"))
+  checkhandler(handler, 3, "serve")
+  opts = util.opts(opts, 4, "serve", SERVE)
+  local o = serveopts(opts, 4, "serve")
+  local srv, msg, code = server.listen(host, port, o,
+                                       util.family(opts, 4, "serve"))
   if not srv then return nil, msg, code end
-  return server.serve(srv, handler)
+  return server.serve(srv, handler, o)
+end
+
+-- sockit.serve_unix(path, handler [, opts]) -> server: serve on a Unix
+-- socket; opts: those of listen_unix, max, onerror
+function sockit.serve_unix(path, handler, opts)
+  util.path(path, 1, "serve_unix")
+  checkhandler(handler, 2, "serve_unix")
+  opts = util.opts(opts, 3, "serve_unix", SERVE_UNIX)
+  local o = serveopts(opts, 3, "serve_unix")
+  local srv, msg, code = server.listen_unix(path, o)
+  if not srv then return nil, msg, code end
+  return server.serve(srv, handler, o)
 end
 
 return sockit

@@ -1,5 +1,7 @@
 -- sockit.loop: the coroutine scheduler behind sockit.spawn, sockit.run and
--- sockit.sleep (internal; sockit.wait is the only module that waits on it).
+-- sockit.sleep (internal; sockit.wait is the only module that talks to it).
+-- Its interface: spawn, run, intask, current, wait (for an object), cancel,
+-- sleep and wake.
 --
 -- A task is a coroutine. A task that must wait registers itself as the
 -- reader or writer of one object (a socket or a core.resolve request), and
@@ -33,6 +35,8 @@ local loop = {}
 local WAIT = setmetatable({}, {__name = "sockit.loop.wait"})
 
 local tasks, ntasks = {}, 0       -- coroutine -> true for each live task
+local sleepers = {}               -- coroutine -> true while in sleep()
+local parked, nparked = {}, 0     -- the tasks sleeping without a deadline
 local readers, writers = {}, {}   -- object -> the coroutine waiting on it
 local interest = {}               -- object -> "r", "w", "rw" as registered
 local poller, p_wait, p_ready     -- created when a task first waits
@@ -46,7 +50,6 @@ local hco, hdl, hpos, hn = {}, {}, {}, 0
 -- each is resumed with; entries from qhead to qtail
 local qco, qwhy, qhead, qtail = {}, {}, 1, 0
 
-loop.tasks = tasks
 
 
 ---------------------------------------------------------------- timers
@@ -165,6 +168,12 @@ function loop.current()
   return nil
 end
 
+-- intask() -> true inside a task: a call that would block waits in the
+-- loop (or, where the task cannot yield, with sockit.core; see wait.lua)
+function loop.intask()
+  return tasks[running()] == true
+end
+
 
 ---------------------------------------------------------------- waiting
 
@@ -246,7 +255,15 @@ function loop.cancel(obj)
 end
 
 -- sleep(s) -> true; a task yields to the others meanwhile, s <= 0 only
--- lets them run
+-- lets them run. From FOREVER seconds on, which sockit.core.sleep does
+-- not take, a task sleeps until wake(task) or the end of the loop, and
+-- any other caller forever.
+local FOREVER = 1e9
+
+local function forever()
+  while true do core.sleep(FOREVER / 2) end
+end
+
 function loop.sleep(s)
   if type(s) ~= "number" then
     util.argerror(1, "sleep", "number expected, got " ..
@@ -255,11 +272,32 @@ function loop.sleep(s)
   if s ~= s then util.argerror(1, "sleep", "number is NaN") end
   local co = running()
   if not tasks[co] or not isyieldable() then
+    if s >= FOREVER then forever() end
     if s > 0 then core.sleep(s) end
     return true
   end
-  if s > 0 then addtimer(co, monotime() + s) else push(co, nil) end
+  if s >= FOREVER then
+    parked[co], nparked = true, nparked + 1
+  elseif s > 0 then addtimer(co, monotime() + s)
+  else push(co, nil) end
+  sleepers[co] = true
   yield(WAIT)
+  sleepers[co] = nil
+  return true
+end
+
+local function unpark(co)
+  if parked[co] then parked[co], nparked = nil, nparked - 1 end
+end
+
+-- wake(task) -> true if task was in sleep(), which then returns at the
+-- next turn; any other task is left as it is
+function loop.wake(co)
+  if not sleepers[co] then return false end
+  if hpos[co] then removetimer(co)
+  elseif parked[co] then unpark(co)
+  else return true end  -- already queued
+  push(co, nil)
   return true
 end
 
@@ -339,14 +377,27 @@ local function reset()
   interest = {}
 end
 
+-- Only tasks sleeping forever are left, and nothing can wake them: they
+-- end with the loop, their to-be-closed variables closed.
+local function endparked(onerror)
+  local co = next(parked)
+  while co do
+    unpark(co)
+    sleepers[co], tasks[co], ntasks = nil, nil, ntasks - 1
+    local ok, err = coclose(co)
+    if not ok then failed(co, err, onerror) end
+    co = next(parked)
+  end
+end
+
 local guard = setmetatable({}, {__close = function()
   active, onerror_ = false, nil
 end})
 
--- run([onerror]) -> true once no task is left. A task's error is raised
--- from here with the task's traceback, the other tasks staying suspended
--- (a later run() goes on with them), unless onerror(err, task, traceback)
--- handles it.
+-- run([onerror]) -> true once no task is left, or only tasks sleeping
+-- forever (those end). A task's error is raised from here with the task's
+-- traceback, the other tasks staying suspended (a later run() goes on with
+-- them), unless onerror(err, task, traceback) handles it.
 function loop.run(onerror)
   if onerror ~= nil and not callable(onerror) then
     util.argerror(1, "run", "function expected, got " .. type(onerror))
@@ -355,12 +406,13 @@ function loop.run(onerror)
   if active then util.error("sockit.run is already running") end
   active, onerror_ = true, onerror
   local _ <close> = guard
-  while ntasks > 0 do
+  while ntasks > nparked do
     runqueue()
-    if ntasks == 0 then break end
+    if ntasks == nparked then break end
     poll()
     if hn > 0 then runtimers() end
   end
+  endparked(onerror)
   reset()
   return true
 end

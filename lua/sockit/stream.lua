@@ -62,7 +62,8 @@ end
 -- receives more bytes into the reader: true, false at end of stream, or
 -- the fail tuple
 local function fill(self, deadline)
-  local n, msg, code = call(self.socket, recv_into, deadline, self.reader)
+  local n, msg, code = call(self.socket, "r", recv_into, deadline,
+                            self.reader)
   if not n then return nil, msg, code end
   return n > 0
 end
@@ -234,7 +235,7 @@ function methods:read_some(n)
     r:consume(#data)
     return data
   end
-  local data, msg, code = wait.once(self.socket, recv, self.timeout, n)
+  local data, msg, code = wait.once(self.socket, "r", recv, self.timeout, n)
   if not data then return nil, msg, code end
   if data == "" then return nil end
   return data
@@ -299,7 +300,7 @@ function methods:write(...)
   if len == 0 then return self end
   local sock, deadline, sent = self.socket, deadline_of(self.timeout), 0
   repeat
-    local k, msg, code = call(sock, send, deadline, data, sent + 1)
+    local k, msg, code = call(sock, "w", send, deadline, data, sent + 1)
     if not k then return nil, msg, code, sent end
     sent = sent + k
   until sent >= len

@@ -53,13 +53,13 @@ function methods:sendto(data, host, port)
   if not numeric then port = util.port(port, 3, "sendto") end
   local timeout = self.timeout
   if math_type(port) == "integer" then
-    local n, msg, code = once(self.socket, sendto, timeout, data, host, port)
+    local n, msg, code = once(self.socket, "w", sendto, timeout, data, host, port)
     if n then return n end
     if code ~= "EAI_NONAME" then return nil, msg, code end
   end
   local h, p, code = lookup(self, host, port)
   if not h then return nil, p, code end
-  return first(once(self.socket, sendto, timeout, data, h, p))
+  return first(once(self.socket, "w", sendto, timeout, data, h, p))
 end
 
 -- udp:recvfrom([n]) -> data, host, port [, true when the datagram was
@@ -68,7 +68,7 @@ end
 function methods:recvfrom(n)
   if getmetatable(self) ~= mt or self.closed then check(self, "recvfrom") end
   if math_type(n) ~= "integer" or n < 1 then n = checksize(n, "recvfrom") end
-  local data, host, port, cut = once(self.socket, recvfrom, self.timeout, n)
+  local data, host, port, cut = once(self.socket, "r", recvfrom, self.timeout, n)
   if data == nil then return nil, host, port end
   if self.dualstack then host = util.host(host) end
   if cut then return data, host, port, cut end
@@ -79,14 +79,14 @@ end
 function methods:send(data)
   check(self, "send")
   checkdata(data, "send")
-  return first(once(self.socket, core.send, self.timeout, data))
+  return first(once(self.socket, "w", core.send, self.timeout, data))
 end
 
 -- udp:recv([n]) -> data, from the peer fixed by opts.connect
 function methods:recv(n)
   check(self, "recv")
   n = checksize(n, "recv")
-  return first(once(self.socket, core.recv, self.timeout, n))
+  return first(once(self.socket, "r", core.recv, self.timeout, n))
 end
 
 

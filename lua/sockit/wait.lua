@@ -1,4 +1,5 @@
--- sockit.wait: every place where the sockit layer may wait (internal).
+-- sockit.wait: every place where the sockit layer may wait (internal),
+-- and the layer's only way to the scheduler (sockit.loop).
 --
 -- A deadline is an absolute time on core.monotime(), or one of two marks:
 -- nil waits forever and 0 never waits (a timeout of 0: the caller gets
@@ -18,13 +19,16 @@ local loop = require("sockit.loop")
 local monotime = core.monotime
 local settimeout = core.settimeout
 local strerror = core.strerror
-local running, isyieldable = coroutine.running, coroutine.isyieldable
-local tasks, loopwait, fail = loop.tasks, loop.wait, loop.fail
+local isyieldable = coroutine.isyieldable
+local intask, loopwait, fail = loop.intask, loop.wait, loop.fail
 
 local wait = {}
 
--- current() -> the running scheduler task, or nil outside one
-wait.current = loop.current
+-- the scheduler, as sockit exports it: spawn, run, sleep; wake(task) ends
+-- a task's sleep early; current() -> the running task or nil
+wait.spawn, wait.run, wait.sleep = loop.spawn, loop.run, loop.sleep
+wait.wake, wait.current, wait.callable = loop.wake, loop.current,
+                                         loop.callable
 
 -- cancel(obj): obj (a socket) is about to close: a task waiting on it
 -- wakes with ECANCELED, and the loop forgets it
@@ -62,13 +66,6 @@ end
 
 ---------------------------------------------------------------- in a task
 
--- the readiness each core call waits for when it would block
-local direction = {
-  [core.recv] = "r", [core.recv_into] = "r", [core.recvfrom] = "r",
-  [core.accept] = "r",
-  [core.send] = "w", [core.sendto] = "w", [core.connect] = "w",
-}
-
 -- inloop(obj, dir, deadline) -> true or the fail tuple: the loop waits
 -- for obj, or sockit.core does where the task cannot yield
 local function inloop(obj, dir, deadline)
@@ -85,9 +82,47 @@ local function inloop(obj, dir, deadline)
   return fail(why)
 end
 
+-- call(sock, dir, op, deadline, ...) inside a task: op at timeout 0 until
+-- it does not need to wait, the waits in the loop
+local function taskcall(sock, dir, op, deadline, ...)
+  settimeout(sock, 0)
+  while true do
+    local a, b, c, d = op(sock, ...)
+    if a ~= nil or c ~= "EAGAIN" or deadline == 0 then return a, b, c, d end
+    local ok, msg, code = inloop(sock, dir, deadline)
+    if not ok then return nil, msg, code end
+  end
+end
+
+
+---------------------------------------------------------------- waiting
+
+-- call(sock, dir, op, deadline, ...) -> op(sock, ...), a sockit.core call
+-- that waits for readiness `dir` ("r" or "w") when it would block: in the
+-- loop inside a task, else in sockit.core, the socket's timeout set to
+-- what is left before the deadline
+function wait.call(sock, dir, op, deadline, ...)
+  if intask() then return taskcall(sock, dir, op, deadline, ...) end
+  local t, passed = left(deadline)
+  settimeout(sock, t)
+  if passed then return expired(op(sock, ...)) end
+  return op(sock, ...)
+end
+local call = wait.call
+
+-- once(sock, dir, op, timeout, ...) -> op(sock, ...) with the socket's
+-- timeout set to timeout: for a call that is one core call, whose timeout
+-- is then its deadline (nil waits forever, 0 never waits)
+function wait.once(sock, dir, op, timeout, ...)
+  if intask() then return call(sock, dir, op, wait.deadline(timeout), ...) end
+  settimeout(sock, timeout)
+  return op(sock, ...)
+end
+
 -- A connect in progress is done once the socket is writable: SO_ERROR
--- tells how it went, and a socket without a peer yet was woken early.
-local function connected(sock, deadline)
+-- tells how it went (as in sockit.core), and a socket without a peer yet
+-- was woken early (a descriptor number reused within one turn).
+local function completed(sock, deadline)
   while true do
     local ok, msg, code = inloop(sock, "w", deadline)
     if not ok then return nil, msg, code end
@@ -100,91 +135,31 @@ local function connected(sock, deadline)
 end
 
 -- A Unix listener with a full backlog refuses at once (EAGAIN) and tells
--- nobody when it has room: try again after a growing pause.
-local function unixconnect(sock, deadline, ...)
+-- nobody when it has room. sockit.core then blocks in the kernel, which
+-- a task must not: it tries again after a growing pause.
+local function backlogged(sock, deadline, ...)
   local pause = 0.001
   while true do
-    local ok, msg, code = core.connect(sock, ...)
-    if ok or code ~= "EAGAIN" then return ok, msg, code end
     local t, passed = left(deadline)
     if passed then return timedout() end
     loop.sleep(t and t < pause and t or pause)
     if pause < 0.1 then pause = pause * 2 end
+    local ok, msg, code = core.connect(sock, ...)
+    if ok or code ~= "EAGAIN" then return ok, msg, code end
   end
 end
 
--- call(sock, op, deadline, ...) inside a task: op at timeout 0 until it
--- does not need to wait, the waits in the loop
-local function taskcall(sock, op, deadline, ...)
+-- connect(sock, deadline, ...) -> true or the fail tuple of
+-- core.connect(sock, ...): sockit.core waits for the connection outside a
+-- task (its timeout the time left), the loop inside one
+function wait.connect(sock, deadline, ...)
+  if not intask() then return call(sock, "w", core.connect, deadline, ...) end
   settimeout(sock, 0)
-  while true do
-    local a, b, c, d = op(sock, ...)
-    if a ~= nil or (c ~= "EAGAIN" and c ~= "EINPROGRESS") or deadline == 0 then
-      return a, b, c, d
-    end
-    if op == core.connect then
-      if c == "EAGAIN" then return unixconnect(sock, deadline, ...) end
-      return connected(sock, deadline)
-    end
-    local ok, msg, code = inloop(sock, direction[op] or "rw", deadline)
-    if not ok then return nil, msg, code end
-  end
-end
-
-
----------------------------------------------------------------- waiting
-
--- call(sock, op, deadline, ...) -> op(sock, ...) with the socket's timeout
--- set to what is left before the deadline; op is a sockit.core function
--- (recv, send, accept, connect, recvfrom, sendto...).
-function wait.call(sock, op, deadline, ...)
-  if tasks[running()] then return taskcall(sock, op, deadline, ...) end
-  local t, passed = left(deadline)
-  settimeout(sock, t)
-  if passed then return expired(op(sock, ...)) end
-  return op(sock, ...)
-end
-local call = wait.call
-
--- once(sock, op, timeout, ...) -> op(sock, ...) with the socket's timeout
--- set to timeout: for a call that is one core call, whose timeout is then
--- its deadline (nil waits forever, 0 never waits)
-function wait.once(sock, op, timeout, ...)
-  if tasks[running()] then
-    return call(sock, op, wait.deadline(timeout), ...)
-  end
-  settimeout(sock, timeout)
-  return op(sock, ...)
-end
-
--- ready(sock, events, deadline) -> true or the fail tuple
-local function ready(sock, events, deadline)
-  local t, passed = left(deadline)
-  if passed then return expired(core.wait(sock, events, 0)) end
-  return core.wait(sock, events, t or -1)
-end
-
--- the same in a task: the loop may wake it early (a descriptor number
--- reused within one turn), so readiness is checked again
-local function taskready(sock, events, deadline)
-  local ok, msg, code = core.wait(sock, events, 0)
-  while code == "EAGAIN" and deadline ~= 0 do
-    ok, msg, code = inloop(sock, events, deadline)
-    if ok then ok, msg, code = core.wait(sock, events, 0) end
-  end
-  return ok, msg, code
-end
-
--- readable(sock, deadline), writable(sock, deadline) -> true or the fail
--- tuple: wait until the socket is ready without doing any I/O
-function wait.readable(sock, deadline)
-  if tasks[running()] then return taskready(sock, "r", deadline) end
-  return ready(sock, "r", deadline)
-end
-
-function wait.writable(sock, deadline)
-  if tasks[running()] then return taskready(sock, "w", deadline) end
-  return ready(sock, "w", deadline)
+  local ok, msg, code = core.connect(sock, ...)
+  if ok or deadline == 0 then return ok, msg, code end
+  if code == "EINPROGRESS" then return completed(sock, deadline) end
+  if code == "EAGAIN" then return backlogged(sock, deadline, ...) end
+  return nil, msg, code
 end
 
 -- A name given as a numeric address resolves at once, without a thread.
@@ -218,14 +193,14 @@ end
 -- go on meanwhile, and outside one when a deadline bounds it; otherwise
 -- it blocks (a lookup cannot do without waiting: deadline 0 is nil here).
 function wait.resolve(host, service, hints, deadline)
-  local intask = tasks[running()] and isyieldable()
+  local yields = intask() and isyieldable()
   if deadline == 0 then deadline = nil end
-  if deadline == nil and not intask then
+  if deadline == nil and not yields then
     return core.getaddrinfo(host, service, hints)
   end
   local list, msg, code = numeric(host, service, hints)
   if list or code ~= "EAI_NONAME" then return list, msg, code end
-  if intask then return taskresolve(host, service, hints, deadline) end
+  if yields then return taskresolve(host, service, hints, deadline) end
   local req
   req, msg, code = core.resolve(host, service, hints)
   if not req then return nil, msg, code end

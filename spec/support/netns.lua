@@ -3,9 +3,11 @@
 -- dir/nsswitch.conf and dir/resolv.conf are the system's: for specs that
 -- need their own DNS server on 127.0.0.1:53. Root only (unshare, ip).
 --
---   local netns = dofile("spec/support/netns.lua")
+--   local netns = require("support.netns")
 --   if not netns.available() then pending(...) return end
---   local out, ok = netns.run(H, dir)   -- the child's output, and success
+--   local out, ok = netns.run(dir)   -- the child's output, and success
+
+local env = require("support.env")
 
 local netns = {}
 
@@ -23,12 +25,12 @@ local INNER = table.concat({
     .. "\"$4\" \"$1/child.lua\""},
   " && ")
 
--- H: spec/support/helpers.lua; gives the child 120 s at most
-function netns.run(H, dir)
+-- gives the child 120 s at most
+function netns.run(dir)
   local cmd = table.concat({
-    "env -u LD_PRELOAD timeout -k 5 120 unshare -mn sh -c", H.quote(INNER),
-    "child", H.quote(dir), H.quote(H.LUA_PATH), H.quote(H.LUA_CPATH),
-    H.quote(H.lua), H.quote(os.getenv("LD_PRELOAD") or ""), "2>&1"}, " ")
+    "env -u LD_PRELOAD timeout -k 5 120 unshare -mn sh -c", env.quote(INNER),
+    "child", env.quote(dir), env.quote(env.LUA_PATH), env.quote(env.LUA_CPATH),
+    env.quote(env.lua), env.quote(os.getenv("LD_PRELOAD") or ""), "2>&1"}, " ")
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   return out, p:close()
