@@ -236,7 +236,7 @@ static int l_recv (lua_State *L) {
 
 /* recv_into(s, reader [, n]): appends to a Stream's reader (reader.c) */
 static int recvreader (lua_State *L, sockit_Socket *s, sockit_Reader *r) {
-  size_t room, n;
+  size_t room = 0, n;
   char *p = sockit_readerspace(L, r, &room);
   int err = 0;
   ssize_t got;

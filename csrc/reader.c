@@ -51,15 +51,15 @@ static int resize (lua_State *L, sockit_Reader *r, size_t cap) {
 
 
 char *sockit_readerspace (lua_State *L, sockit_Reader *r, size_t *n) {
-  size_t left = r->len - r->pos;
+  size_t left = r->len - r->pos, want = *n > BLOCK ? *n : BLOCK;
   if (r->pos > 0) {
     memmove(r->data, r->data + r->pos, left);
     r->pos = 0;
     r->len = left;
   }
-  if (r->cap - r->len < BLOCK) {
+  if (r->cap - r->len < want) {
     size_t cap = r->cap + r->cap / 2;
-    if (cap < r->len + BLOCK) cap = r->len + BLOCK;
+    if (cap < r->len + want) cap = r->len + want;
     if (!resize(L, r, cap)) return NULL;
   }
   *n = r->cap - r->len;
@@ -172,6 +172,22 @@ static int l_consume (lua_State *L) {
     r->len = left;
     resize(L, r, left);  /* a failed shrink keeps the block */
   }
+  lua_settop(L, 1);
+  return 1;
+}
+
+
+/* r:append(s) -> r: s joins the unread bytes, at their end */
+static int l_append (lua_State *L) {
+  sockit_Reader *r = checkreader(L);
+  size_t len, room;
+  const char *data = luaL_checklstring(L, 2, &len);
+  char *p;
+  room = len;
+  p = sockit_readerspace(L, r, &room);
+  if (p == NULL) return luaL_error(L, "not enough memory");
+  memcpy(p, data, len);
+  sockit_readeradd(r, len);
   lua_settop(L, 1);
   return 1;
 }
@@ -405,6 +421,7 @@ const luaL_Reg sockit_reader_meth[] = {
   {"capacity", l_capacity},
   {"sub", l_sub},
   {"consume", l_consume},
+  {"append", l_append},
   {"line", l_line},
   {"skipspace", l_skipspace},
   {"number", l_number},

@@ -38,12 +38,13 @@
 /* the longest Unix socket path, in bytes (sun_path: 108 on Linux) */
 #define SOCKIT_PATHMAX  ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 
+/* the ints first: 24 bytes, not 32 with the double's padding */
 typedef struct sockit_Socket {
   int fd;           /* -1 once closed */
   int family;       /* AF_INET, AF_INET6, AF_UNIX */
   int type;         /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-  double timeout;   /* seconds, or SOCKIT_FOREVER: blocking */
   int watchers;     /* pollers watching it (poller.c) */
+  double timeout;   /* seconds, or SOCKIT_FOREVER: blocking */
 } sockit_Socket;
 
 /* timeouts and deadlines (time.c): no limit, and try once */
@@ -121,9 +122,10 @@ extern const luaL_Reg sockit_buffer_meth[], sockit_buffer_metameth[],
 ** reader.c: a Stream's receive buffer, which is where every byte a
 ** Stream reads enters. Another C module (a TLS binding) fills one
 ** without a Lua string per fill: it gets the reader from the Stream's
-** `reader` field with sockit_toreader, asks sockit_readerspace for room,
-** writes up to *n bytes at the pointer it returns (decrypted data, say),
-** then tells how many with sockit_readeradd. The pointer is valid until
+** `reader` field with sockit_toreader, asks sockit_readerspace for room
+** (*n: the least it needs, 0 for a fill's worth, 64 KiB; set to the room
+** there is), writes up to *n bytes at the pointer it returns (decrypted
+** data, say), then tells how many with sockit_readeradd. The pointer is valid until
 ** the reader's next use from Lua; NULL means out of memory (nothing
 ** changed).
 ** sockit.core's recv_into(s, reader) is the same three steps around recv.
