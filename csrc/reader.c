@@ -5,11 +5,12 @@
 ** until bytes arrive. The unread bytes are data[pos, len); the Lua code
 ** addresses them by offsets from pos, which stay valid across fills: a
 ** fill first moves the unread bytes to the front (pos becomes 0), then
-** appends. Only consume moves pos forward; the block is freed when it is
-** used up and shrunk when a large read leaves little behind, so an idle
-** Stream holds no buffer. Every scan resumes where the last one stopped
-** (the Lua code passes that offset back), so a line, "a" or the white
-** space before "n" cost O(n) however many fills they take.
+** appends, growing the block by half when it lacks room (one copy of a
+** long line, never two). Only consume moves pos forward; the block is
+** freed when it is used up and shrunk when a large read leaves little
+** behind, so an idle Stream holds no buffer. Every scan resumes where
+** the last one stopped (the Lua code passes that offset back), so a line,
+** "a" or the white space before "n" cost O(n) however many fills take.
 */
 #include "sockit.h"
 
@@ -154,8 +155,8 @@ static int l_sub (lua_State *L) {
 
 /*
 ** r:consume(n) -> r: the first n unread bytes are gone. A used-up block
-** is freed; a large one mostly read shrinks (measured: a Stream that read
-** 10 MB keeps no 10 MB block).
+** is freed; a large one mostly read shrinks, so a Stream that read 10 MB
+** keeps no 10 MB block (spec/sockit_reader_spec.lua checks both).
 */
 static int l_consume (lua_State *L) {
   sockit_Reader *r = checkreader(L);

@@ -119,16 +119,16 @@ extern const luaL_Reg sockit_buffer_meth[], sockit_buffer_metameth[],
                       sockit_buffer_funcs[];
 
 /*
-** reader.c: a Stream's receive buffer, which is where every byte a
-** Stream reads enters. Another C module (a TLS binding) fills one
-** without a Lua string per fill: it gets the reader from the Stream's
-** `reader` field with sockit_toreader, asks sockit_readerspace for room
-** (*n: the least it needs, 0 for a fill's worth, 64 KiB; set to the room
-** there is), writes up to *n bytes at the pointer it returns (decrypted
-** data, say), then tells how many with sockit_readeradd. The pointer is valid until
-** the reader's next use from Lua; NULL means out of memory (nothing
-** changed).
-** sockit.core's recv_into(s, reader) is the same three steps around recv.
+** reader.c: a Stream's receive buffer, where every byte a Stream reads
+** enters. Another C module (a TLS binding) fills one without a Lua
+** string per fill: it takes the reader (the Stream's `reader` field, made
+** at its first read, or one from core.reader) with sockit_toreader, asks
+** sockit_readerspace for room (*n: the least it needs, 0 for a fill's
+** worth of 64 KiB; set to the room there is), writes up to *n bytes at
+** the pointer returned (decrypted data, say), then says how many with
+** sockit_readeradd. The pointer is valid until the reader's next use
+** from Lua; NULL means out of memory, with nothing changed. core's
+** recv_into(s, reader) is the same three steps around recv.
 */
 typedef struct sockit_Reader sockit_Reader;
 sockit_Reader *sockit_toreader (lua_State *L, int arg);  /* NULL: not one */

@@ -41,7 +41,7 @@ describe("the reader's fills", function()
     assert.equal("next", s:read("l"))
   end)
 
-  it("drops a \"\\r\\n\" whose \"\\r\" ends one fill and \"\\n\" starts the next",
+  it("drops a \"\\r\\n\" whose \"\\r\" ends one fill, \"\\n\" the next",
      function()
     local a, s = pair(2 * BLOCK)
     local line = ("y"):rep(BLOCK - 1)

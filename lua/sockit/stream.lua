@@ -34,11 +34,15 @@ local methods, mt, check = object.class("sockit.stream", "stream",
 local M = {}
 
 -- new(sock, timeout, maxline) -> a stream owning sock. `closed` is nil
--- until it closes: an idle stream is then two fields (measured: 160
--- bytes of heap with its socket, against 216 with closed = false).
+-- until it closes and `timeout` is set only when there is one: an idle
+-- stream is then two fields (a constructor sizes the table for every
+-- field it names, nil or not). Measured: 160 bytes of heap with its
+-- socket, against 216 with closed = false.
 function M.new(sock, timeout, maxline)
-  return setmetatable({socket = sock, timeout = timeout,
-                       maxline = maxline or MAXLINE}, mt)
+  local self = setmetatable({socket = sock, maxline = maxline or MAXLINE},
+                            mt)
+  if timeout ~= nil then self.timeout = timeout end
+  return self
 end
 
 
