@@ -38,6 +38,7 @@ LUAMOD_API int luaopen_sockit_core (lua_State *L) {
     lua_rawset(L, -4);
   }
   sockit_socket_funcs(L);
+  sockit_io_funcs(L);
   sockit_address_funcs(L);
   sockit_time_funcs(L);
   sockit_buffer_open(L);

@@ -75,6 +75,7 @@ void sockit_socket_funcs (lua_State *L);
 
 /* io.c */
 void sockit_io_methods (lua_State *L);
+void sockit_io_funcs (lua_State *L);
 
 /* buffer.c */
 size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start);

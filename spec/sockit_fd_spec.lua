@@ -1,0 +1,122 @@
+-- Descriptors that are not sockets: core.read and sockit.readfd, what
+-- the command reads its standard input with. FIFOs stand for pipes and
+-- terminals (poll-able, never at end of file while we hold the writer);
+-- regular files are what epoll refuses.
+
+local H = dofile("spec/support/helpers.lua")
+local core = H.core()
+local sockit = require("sockit")
+
+-- a FIFO opened for reading and writing (the open never blocks): the
+-- file, which writes into it, and its descriptor number
+local function fifo()
+  local path = H.tmppath("fifo")
+  assert(os.execute("mkfifo " .. H.quote(path)))
+  local f = assert(io.open(path, "r+"))
+  finally(function() f:close() end)
+  return f, assert(H.fd_for_path(path))
+end
+
+-- a regular file holding `data`, open for reading: its descriptor number
+local function file(data)
+  local path = H.tmppath("file")
+  H.write_file(path, data)
+  local f = assert(io.open(path, "rb"))
+  finally(function() f:close() end)
+  return assert(H.fd_for_path(path))
+end
+
+after_each(H.cleanup)
+
+describe("core.read", function()
+  it("reads at most n bytes from a descriptor, then \"\" at end of file", function()
+    local fd = file("abcdef")
+    assert.are.equal("abc", core.read(fd, 3))
+    assert.are.equal("def", core.read(fd, 100))
+    assert.are.equal("", core.read(fd, 100))
+  end)
+
+  it("reads what a pipe holds without waiting for more", function()
+    local f, fd = fifo()
+    f:write("x\0y")
+    f:flush()
+    assert.are.equal("x\0y", core.read(fd, 4096))
+  end)
+
+  it("fails with EISDIR on a directory and EBADF on a closed number", function()
+    local dir = H.tmpdir()
+    local d = assert(io.open(dir))
+    finally(function() d:close() end)
+    H.fails("EISDIR", core.read(assert(H.fd_for_path(dir)), 1))
+    local s = core.socket("inet", "stream")
+    local n = s:fileno()
+    s:close()
+    H.fails("EBADF", core.read(n, 1))
+  end)
+
+  it("raises on a negative descriptor or a size below 1", function()
+    assert.matches("invalid descriptor", H.raised(core.read, -1, 1))
+    assert.matches("at least 1", H.raised(core.read, 0, 0))
+  end)
+end)
+
+describe("sockit.readfd", function()
+  it("reads a file outside a task, nil at its end", function()
+    local fd = file("hello")
+    assert.are.equal("hel", sockit.readfd(fd, 3))
+    assert.are.equal("lo", sockit.readfd(fd, 10))
+    assert.is_nil(sockit.readfd(fd, 10))
+  end)
+
+  it("times out on an empty pipe (ETIMEDOUT), or says EAGAIN for 0", function()
+    local _, fd = fifo()
+    H.fails("ETIMEDOUT", sockit.readfd(fd, 10, 0.01))
+    H.fails("EAGAIN", sockit.readfd(fd, 10, 0))
+  end)
+
+  it("waits in a task while the other tasks run", function()
+    local f, fd = fifo()
+    local got, order = nil, {}
+    sockit.spawn(function()
+      order[#order + 1] = "reader waits"
+      got = sockit.readfd(fd, 10)
+      order[#order + 1] = "reader got"
+    end)
+    sockit.spawn(function()
+      order[#order + 1] = "writer runs"
+      f:write("ping")
+      f:flush()
+    end)
+    sockit.run()
+    assert.are.equal("ping", got)
+    assert.are.same({"reader waits", "writer runs", "reader got"}, order)
+  end)
+
+  it("times out in a task too, and reads a file there at once", function()
+    local _, fd = fifo()
+    local ffd = file("data")
+    local r = {}
+    sockit.spawn(function()
+      r[1] = {sockit.readfd(fd, 10, 0.01)}
+      r[2] = {sockit.readfd(fd, 10, 0)}
+      r[3] = {sockit.readfd(ffd, 10)}  -- epoll refuses a file: it is ready
+      r[4] = {sockit.readfd(ffd, 10)}
+    end)
+    sockit.run()
+    H.fails("ETIMEDOUT", table.unpack(r[1], 1, 3))
+    H.fails("EAGAIN", table.unpack(r[2], 1, 3))
+    assert.are.same({"data"}, r[3])
+    assert.are.same({}, r[4])
+  end)
+
+  it("fails with EBADF on a number that is not open", function()
+    H.fails("EBADF", sockit.readfd(1000000, 1, 0))
+    H.fails("EBADF", sockit.readfd(1000000, 1))
+  end)
+
+  it("raises on a bad descriptor, size or timeout", function()
+    assert.matches("#1", H.raised(sockit.readfd, "0", 1))
+    assert.matches("#2", H.raised(sockit.readfd, 0, 0))
+    assert.matches("#3", H.raised(sockit.readfd, 0, 1, "soon"))
+  end)
+end)
