@@ -246,6 +246,8 @@ install: build
 	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
 	install -m 755 $(MODULE) $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
 	$(if $(LUAMODS),install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 bin/sockit $(DESTDIR)$(PREFIX)/bin/sockit
 
 demo:
 	@.ci/deps demo
@@ -264,7 +266,7 @@ bench:
 	$(RAISE_NOFILE); $(RUN_ENV) $(if $(QUICK),QUICK='$(QUICK)') \
 	  $(if $(OUT),OUT='$(OUT)') $(LUA) bench/run.lua
 
-LINT_DIRS = $(wildcard lua spec examples bench)
+LINT_DIRS = $(wildcard lua spec examples bench bin/sockit)
 
 check:
 	@.ci/deps check
