@@ -322,7 +322,7 @@ rockcheck:
 	@printf "%s\n" "$$ROCK_SYNC_LUA" | $(LUA) - $(ROCKSPEC) $(SRCS) $(LUAMODS)
 	@tree=$$(mktemp -d "$${TMPDIR:-/tmp}/sockit-rock.XXXXXX") && \
 	trap 'rm -rf "$$tree"' EXIT && \
-	mkdir "$$tree/src" && cp -R csrc rockspec $(wildcard lua) "$$tree/src/" && \
+	mkdir "$$tree/src" && cp -R csrc rockspec $(wildcard lua bin) "$$tree/src/" && \
 	(cd "$$tree/src" && \
 	 $(LUAROCKS) --lua-version=$(LUA_VERSION) make --tree "$$tree" \
 	   $(ROCKSPEC) LUA_INCDIR='$(LUA_INCDIR)') && \

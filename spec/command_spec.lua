@@ -198,6 +198,29 @@ describe("sockit connect against redis-server", function()
     assert.matches("connection closed", out, 1, true)
   end)
 
+  it("hands a script's session to the terminal with conn:interact()", function()
+    local script = H.tmpdir() .. "/hand.lua"
+    write_file(script, [[
+      conn:sendline("PING")
+      assert(conn:expect("+PONG\r\n", 10))
+      print("scripted")
+      conn:interact()
+      print("back in the script")
+    ]])
+    local out, status = pty("connect 127.0.0.1 " .. port .. " -e " .. q(script),
+      "--expect scripted --send 'ECHO byhand\r' --expect '< byhand' --eof")
+    assert.are.equal(0, status)
+    assert.matches("back in the script", out, 1, true)
+  end)
+
+  it("ends a script waiting in expect on Ctrl-C", function()
+    local script = H.tmpdir() .. "/stuck.lua"
+    write_file(script, 'print("waiting")\nconn:expect("never")\n')
+    local _, status = pty("connect 127.0.0.1 " .. port .. " -e " .. q(script),
+                          "--expect waiting --intr")
+    assert.are.equal(130, status)
+  end)
+
   it("runs :lua with conn in scope, :send with escapes, :hex and :quit", function()
     local out, status = pty("connect 127.0.0.1 " .. port,
       "--expect connected --send ':lua select(2, conn:peer())\\r' --expect " ..

@@ -120,15 +120,7 @@ describe("poller:add", function()
   end)
 end)
 
--- a FIFO opened for reading and writing, which never blocks the open:
--- the file, its descriptor number
-local function fifo()
-  local path = H.tmppath("fifo")
-  assert(os.execute("mkfifo " .. H.quote(path)))
-  local f = assert(io.open(path, "r+"))
-  finally(function() f:close() end)
-  return f, assert(H.fd_for_path(path))
-end
+local function fifo() return H.fifo(finally) end
 
 describe("poller:add with a descriptor number", function()
   it("watches what is not a socket (a pipe), reported as its number", function()

@@ -7,15 +7,7 @@ local H = dofile("spec/support/helpers.lua")
 local core = H.core()
 local sockit = require("sockit")
 
--- a FIFO opened for reading and writing (the open never blocks): the
--- file, which writes into it, and its descriptor number
-local function fifo()
-  local path = H.tmppath("fifo")
-  assert(os.execute("mkfifo " .. H.quote(path)))
-  local f = assert(io.open(path, "r+"))
-  finally(function() f:close() end)
-  return f, assert(H.fd_for_path(path))
-end
+local function fifo() return H.fifo(finally) end
 
 -- a regular file holding `data`, open for reading: its descriptor number
 local function file(data)

@@ -133,6 +133,18 @@ function H.abstract(prefix)
                        math.random(0, 0x7fffffff))
 end
 
+-- A FIFO opened for reading and writing (so the open never blocks), which
+-- `defer` (the test's `finally`) closes: the file, which writes into it,
+-- and its descriptor number, for what takes a descriptor that is not a
+-- socket.
+function H.fifo(defer)
+  local path = H.tmppath("fifo")
+  assert(os.execute("mkfifo " .. H.quote(path)))
+  local f = assert(io.open(path, "r+"))
+  defer(function() f:close() end)
+  return f, assert(H.fd_for_path(path))
+end
+
 -- Removes every directory made by H.tmpdir().
 function H.cleanup()
   for i = #tmpdirs, 1, -1 do
