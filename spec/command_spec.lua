@@ -13,7 +13,7 @@ local read_file, write_file = H.read_file, H.write_file
 -- The sanitizer runtimes `make asan` preloads go to the command only: the
 -- servers, python3 and curl are not under test.
 local PRELOAD = os.getenv("LD_PRELOAD")
-local SOCKIT = (PRELOAD and ("LD_PRELOAD=" .. q(PRELOAD) .. " ") or "")
+local SOCKIT = (PRELOAD and ("env LD_PRELOAD=" .. q(PRELOAD) .. " ") or "")
   .. H.ENV .. q(H.lua) .. " bin/sockit "
 local CLEAN = "env -u LD_PRELOAD "
 local PYTHON = CLEAN .. "/usr/bin/python3 "
@@ -30,7 +30,7 @@ end
 -- arguments: what the terminal showed, and the exit status
 local function pty(args, steps)
   local cmd = PYTHON .. "spec/support/ptydrive.py " .. steps
-    .. " -- env " .. SOCKIT .. args
+    .. " -- " .. SOCKIT .. args
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
