@@ -243,6 +243,17 @@ describe("sockit connect against redis-server", function()
     assert.are.equal(0, status, err)
     assert.are.equal("", out)
   end)
+
+  it("starts a transcript with :log in the middle of a session", function()
+    local log = H.tmpdir() .. "/later.lua"
+    local status = sockit("connect 127.0.0.1 " .. port,
+                          "ECHO before\n:log " .. log .. "\nECHO after\n")
+    assert.are.equal(0, status)
+    local text = read_file(log)
+    assert.matches('conn:sendline("ECHO after")', text, 1, true)
+    -- its reply may come after :log, the line sent before does not
+    assert.is_nil(text:find('sendline("ECHO before")', 1, true))
+  end)
 end)
 
 
@@ -334,6 +345,17 @@ describe("sockit and peers of this spec", function()
       "00000000  00 08 10 18 20 28 30 38 40 48 50 58 60 68 70 78  |.... (08@HPX`hpx|\n" ..
       "00000010  80 88 90 98 a0 a8 b0 b8 c0 c8 d0 d8 e0 e8 f0 f8  |................|\n" ..
       "00000020  41 42                                            |AB|\n", out)
+  end)
+
+  it("reports a connection reset in one line, exit status 1", function()
+    local c, finish = against("connect 127.0.0.1 %d", "")
+    assert.are.equal("", H.recvall(c, 1))  -- its input ended: half-closed
+    assert(c:setoption("linger", 0))
+    c:close()
+    local status, out, err = finish()
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.matches("^sockit: receive: [^\n]+ %(ECONNRESET%)\n$", err)
   end)
 
   it("sends LF by default, CRLF with --crlf, bytes with :send, : with ::", function()

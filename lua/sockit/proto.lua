@@ -310,9 +310,16 @@ local function results(ok, ...)
   return concat(t, "\t")
 end
 
+-- the environment of :lua, kept for the session: its globals stay
+local function luaenv(s, conn)
+  if not s.env then
+    s.env = setmetatable({conn = conn, sockit = sockit}, {__index = _G})
+  end
+  return s.env
+end
+
 function commands.lua(s, conn, arg)
-  local env = setmetatable({conn = conn, sockit = sockit},
-                           {__index = _G})
+  local env = luaenv(s, conn)
   local f, err = compile("return " .. arg, "=:lua", env)
   if not f then f, err = compile(arg, "=:lua", env) end
   if not f then return notice(s, err) end
@@ -377,6 +384,7 @@ local function input(s, conn)
   local pending = ""
   while not s.over do
     local data, msg, code = sockit.readfd(s.input, 4096, POLL)
+    if s.over then break end
     if data then
       pending = pending .. data
       for line in pending:gmatch("([^\n]*)\n") do
@@ -417,13 +425,16 @@ local function reportfail(what, msg, code)
                          tostring(code)))
 end
 
--- the session in the running task: the input in a task of its own
+-- the session in the running task, the input in a task of its own ->
+-- true, or the fail tuple of the side that failed
 local function run(s, conn)
+  local failure
   s.over = false
   sockit.spawn(function()
     local what, msg, code = input(s, conn)
     if what == "fail" then
       reportfail("send", msg, code)
+      failure = {msg, code}
       conn:close()
     end
   end)
@@ -432,6 +443,7 @@ local function run(s, conn)
   logheard(s)
   if not ok then reportfail("receive", msg, code) end
   notice(s, "connection closed")
+  if ok and failure then return nil, failure[1], failure[2] end
   return ok, msg, code
 end
 
