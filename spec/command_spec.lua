@@ -342,9 +342,9 @@ describe("sockit and peers of this spec", function()
     local status, out = finish()
     assert.are.equal(0, status)
     assert.are.equal(
-      "00000000  00 08 10 18 20 28 30 38 40 48 50 58 60 68 70 78  |.... (08@HPX`hpx|\n" ..
-      "00000010  80 88 90 98 a0 a8 b0 b8 c0 c8 d0 d8 e0 e8 f0 f8  |................|\n" ..
-      "00000020  41 42                                            |AB|\n", out)
+      "00000000  00 08 10 18 20 28 30 38  40 48 50 58 60 68 70 78  |.... (08@HPX`hpx|\n" ..
+      "00000010  80 88 90 98 a0 a8 b0 b8  c0 c8 d0 d8 e0 e8 f0 f8  |................|\n" ..
+      "00000020  41 42                                             |AB|\n", out)
   end)
 
   it("reports a connection reset in one line, exit status 1", function()
@@ -368,6 +368,17 @@ describe("sockit and peers of this spec", function()
     local c, finish = against("connect 127.0.0.1 %d",
                               ':send "\\0\\x01\\r\\n"\n::colon\n')
     assert.are.equal("\0\1\r\n:colon\n", H.recvall(c, 100))
+    c:close()
+    assert.are.equal(0, (finish()))
+  end)
+
+  it("passes large input through: many lines, and lines longer than its buffer", function()
+    local long = ("x"):rep(300000)
+    local many = (("y"):rep(99) .. "\n"):rep(20000)
+    local c, finish = against("connect 127.0.0.1 %d --crlf",
+                              long .. "\r\n" .. many .. long)
+    local want = long .. "\r\n" .. many:gsub("\n", "\r\n") .. long
+    assert.are.equal(want, H.recvall(c, #want + 1))
     c:close()
     assert.are.equal(0, (finish()))
   end)
