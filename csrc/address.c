@@ -33,7 +33,7 @@ static int checkport (lua_State *L, int arg) {
 static void topath (lua_State *L, int arg, sockit_Addr *a, socklen_t *len) {
   size_t n;
   const char *path = luaL_checklstring(L, arg, &n);
-  luaL_argcheck(L, n <= sizeof a->un.sun_path, arg, "path too long");
+  luaL_argcheck(L, n <= SOCKIT_PATHMAX, arg, "path too long");
   luaL_argcheck(L, n < 2 || memchr(path + 1, '\0', n - 1) == NULL, arg,
                 "path contains a zero byte");
   memset(a, 0, sizeof *a);
@@ -182,7 +182,8 @@ int sockit_pushaddr (lua_State *L, const sockit_Addr *a, socklen_t len) {
 }
 
 
-static int pushname (lua_State *L, int peer) {
+/* the local or (peer) the remote address of the socket at 1 */
+static int pushsockaddr (lua_State *L, int peer) {
   sockit_Socket *s = sockit_tosock(L, 1);
   sockit_Addr a;
   socklen_t len = sizeof a;
@@ -194,12 +195,12 @@ static int pushname (lua_State *L, int peer) {
 
 /* getsockname(s) -> host, port / path */
 static int l_getsockname (lua_State *L) {
-  return pushname(L, 0);
+  return pushsockaddr(L, 0);
 }
 
 /* getpeername(s) -> host, port / path */
 static int l_getpeername (lua_State *L) {
-  return pushname(L, 1);
+  return pushsockaddr(L, 1);
 }
 
 
@@ -446,13 +447,13 @@ static int l_gethostname (lua_State *L) {
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_address_meth[] = {
   {"getsockname", l_getsockname},
   {"getpeername", l_getpeername},
   {NULL, NULL}
 };
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg sockit_address_funcs[] = {
   {"getaddrinfo", l_getaddrinfo},
   {"getnameinfo", l_getnameinfo},
   {"gethostbyname", l_gethostbyname},
@@ -460,11 +461,3 @@ static const luaL_Reg funcs[] = {
   {"gethostname", l_gethostname},
   {NULL, NULL}
 };
-
-void sockit_address_methods (lua_State *L) {
-  luaL_setfuncs(L, methods, 0);
-}
-
-void sockit_address_funcs (lua_State *L) {
-  luaL_setfuncs(L, funcs, 0);
-}

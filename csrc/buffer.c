@@ -77,21 +77,19 @@ static int l_name (lua_State *L) {
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_buffer_meth[] = {
   {"capacity", l_capacity},
   {"tostring", l_tostring},
   {NULL, NULL}
 };
 
-static const luaL_Reg metamethods[] = {
+const luaL_Reg sockit_buffer_metameth[] = {
   {"__len", l_len},
   {"__tostring", l_name},
   {NULL, NULL}
 };
 
-
-void sockit_buffer_open (lua_State *L) {
-  sockit_class(L, SOCKIT_BUFFER, metamethods, methods);
-  lua_pushcfunction(L, l_buffer);
-  lua_setfield(L, -2, "buffer");
-}
+const luaL_Reg sockit_buffer_funcs[] = {
+  {"buffer", l_buffer},
+  {NULL, NULL}
+};

@@ -1,50 +1,47 @@
 /*
-** core.c: luaopen_sockit_core builds the module table; the functions
-** live in the file of their concern.
+** core.c: luaopen_sockit_core builds the module table from the luaL_Reg
+** arrays of the concern files; the functions live in those files.
 */
 #include "sockit.h"
 
 
-/*
-** Register the metatable 'tname' of a class of userdata: its
-** metamethods, and its methods as __index.
-*/
-void sockit_class (lua_State *L, const char *tname, const luaL_Reg *meta,
-                   const luaL_Reg *methods) {
-  luaL_newmetatable(L, tname);
-  luaL_setfuncs(L, meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+/* the methods of a socket, which are also functions of the module */
+static const luaL_Reg *const socketmeth[] = {
+  sockit_socket_meth, sockit_io_meth, sockit_address_meth,
+  sockit_option_meth, NULL
+};
+
+static const luaL_Reg *const buffermeth[] = {sockit_buffer_meth, NULL};
+static const luaL_Reg *const pollermeth[] = {sockit_poller_meth, NULL};
+static const luaL_Reg *const requestmeth[] = {sockit_request_meth, NULL};
+
+static const luaL_Reg *const funcs[] = {
+  sockit_socket_funcs, sockit_io_funcs, sockit_address_funcs,
+  sockit_time_funcs,
+  sockit_buffer_funcs, sockit_poller_funcs, sockit_resolve_funcs,
+  sockit_error_funcs, NULL
+};
+
+
+static void setconstants (lua_State *L) {
+  lua_pushinteger(L, SOCKIT_RECVMAX);
+  lua_setfield(L, -2, "RECVMAX");
+  lua_pushinteger(L, SOCKIT_PATHMAX);
+  lua_setfield(L, -2, "PATHMAX");
+  lua_pushliteral(L, SOCKIT_VERSION);
+  lua_setfield(L, -2, "_VERSION");
 }
 
 
-/*
-** The methods of the handle are also functions of the module, so
-** core.send(s, data) and s:send(data) are the same function.
-*/
+/* core.send(s, data) and s:send(data) are the same function */
 LUAMOD_API int luaopen_sockit_core (lua_State *L) {
-  lua_newtable(L);  /* methods */
-  sockit_io_methods(L);
-  sockit_address_methods(L);
-  sockit_option_methods(L);
-  sockit_socket_open(L);
-  lua_newtable(L);  /* module */
-  lua_pushnil(L);
-  while (lua_next(L, -3) != 0) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, -4);
-  }
-  sockit_socket_funcs(L);
-  sockit_io_funcs(L);
-  sockit_address_funcs(L);
-  sockit_time_funcs(L);
-  sockit_buffer_open(L);
-  sockit_poller_open(L);
-  sockit_resolve_open(L);
-  lua_pushcfunction(L, sockit_strerror);
-  lua_setfield(L, -2, "strerror");
+  sockit_newclass(L, SOCKIT_SOCKET, sockit_socket_metameth, socketmeth);
+  sockit_newclass(L, SOCKIT_BUFFER, sockit_buffer_metameth, buffermeth);
+  sockit_newclass(L, SOCKIT_POLLER, sockit_poller_metameth, pollermeth);
+  sockit_newclass(L, SOCKIT_REQUEST, sockit_request_metameth, requestmeth);
+  lua_newtable(L);
+  sockit_setfuncs(L, socketmeth);
+  sockit_setfuncs(L, funcs);
+  setconstants(L);
   return 1;
 }

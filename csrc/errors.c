@@ -92,7 +92,7 @@ int sockit_gaifail (lua_State *L, int gaierr, int err) {
 ** strerror(code) -> message; code is a name ("ECONNREFUSED",
 ** "EAI_NONAME") or an errno number.
 */
-int sockit_strerror (lua_State *L) {
+static int l_strerror (lua_State *L) {
   const Code *c;
   size_t len;
   const char *name;
@@ -114,3 +114,9 @@ int sockit_strerror (lua_State *L) {
   lua_pushstring(L, gai_strerror(c->value));
   return 1;
 }
+
+
+const luaL_Reg sockit_error_funcs[] = {
+  {"strerror", l_strerror},
+  {NULL, NULL}
+};

@@ -11,19 +11,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define NODEADLINE  (-1.0)
-
 
 /*
-** After a call failed with 'err': 0 to try it again, or the errno value
-** to report. A socket with a timeout waits here until it is ready or the
-** deadline, set at the first wait, passes.
+** After a call of 'w' failed with 'err': true to try it again, else
+** false with the errno value to report in w->err. A socket with a
+** timeout waits here until it is ready or the deadline passes; a signal
+** retries, unless it interrupts the call (see sockit_interrupted).
 */
-static int retry (sockit_Socket *s, int err, int events, double *deadline) {
-  if (err == EINTR) return 0;
-  if (err != EAGAIN || s->timeout <= 0) return err;
-  if (*deadline == NODEADLINE) *deadline = sockit_now() + s->timeout;
-  return sockit_waitfd(s->fd, events, *deadline);
+static int retry (sockit_Socket *s, sockit_Wait *w, int err, int events) {
+  if (err == EAGAIN && s->timeout > SOCKIT_NOWAIT)
+    err = sockit_waitfd(s->fd, events, w);
+  else if (err == EINTR && !sockit_interrupted(w)) err = 0;
+  w->err = err;
+  return err == 0;
 }
 
 
@@ -46,9 +46,9 @@ static int socketerror (int fd) {
 ** non-blocking one fails with EAGAIN at once. The kernel waits for room
 ** in blocking mode only, for at most SO_SNDTIMEO, which this uses.
 */
-static int unixconnect (sockit_Socket *s, const sockit_Addr *a,
-                        socklen_t len) {
-  double deadline = sockit_now() + s->timeout;
+static int unixconnect (sockit_Socket *s, sockit_Wait *w,
+                        const sockit_Addr *a, socklen_t len) {
+  double deadline = sockit_waitdeadline(w);
   struct timeval tv = {0, 0};
   int err;
   if (sockit_setblocking(s->fd, 1) != 0) return errno;
@@ -66,7 +66,7 @@ static int unixconnect (sockit_Socket *s, const sockit_Addr *a,
       err = errno;
     else
       err = connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
-  } while (err == EINTR);
+  } while (err == EINTR && !sockit_interrupted(w));
   tv.tv_sec = tv.tv_usec = 0;
   setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockit_setblocking(s->fd, 0);  /* a socket with a timeout is O_NONBLOCK */
@@ -79,18 +79,21 @@ static int l_connect (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
   sockit_Addr a;
   socklen_t len;
+  sockit_Wait w;
   int err = sockit_toaddr(L, 2, s->family, 0, &a, &len);
   if (err != 0) return sockit_gaifail(L, err, 0);
+  sockit_startwait(L, &w, s->timeout);
   if (connect(s->fd, &a.sa, len) == 0) return pushtrue(L);
   err = errno;
   /* the connection goes on after EINTR: wait for it as for EINPROGRESS */
-  if ((err == EINPROGRESS && s->timeout != 0) || err == EINTR) {
-    err = sockit_waitfd(s->fd, POLLOUT, sockit_deadline(s->timeout));
+  if ((err == EINPROGRESS && s->timeout != SOCKIT_NOWAIT)
+      || (err == EINTR && !sockit_interrupted(&w))) {
+    err = sockit_waitfd(s->fd, POLLOUT, &w);
     if (err == 0) err = socketerror(s->fd);
     else if (err == EAGAIN) err = EINPROGRESS;  /* timeout 0, after EINTR */
   }
-  else if (err == EAGAIN && s->family == AF_UNIX && s->timeout > 0)
-    err = unixconnect(s, &a, len);
+  else if (err == EAGAIN && s->family == AF_UNIX && s->timeout > SOCKIT_NOWAIT)
+    err = unixconnect(s, &w, &a, len);
   return err == 0 ? pushtrue(L) : sockit_fail(L, err);
 }
 
@@ -122,15 +125,16 @@ static int l_listen (lua_State *L) {
 static int l_accept (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
   sockit_Socket *c = sockit_newsock(L);
-  double deadline = NODEADLINE;
+  sockit_Wait w;
   sockit_Addr a;
   socklen_t len;
-  int fd, err = 0;
+  int fd;
+  sockit_startwait(L, &w, s->timeout);
   do {
     len = sizeof a;
     fd = accept4(s->fd, &a.sa, &len, SOCK_CLOEXEC);
-  } while (fd < 0 && (err = retry(s, errno, POLLIN, &deadline)) == 0);
-  if (fd < 0) return sockit_fail(L, err);
+  } while (fd < 0 && retry(s, &w, errno, POLLIN));
+  if (fd < 0) return sockit_fail(L, w.err);
   c->fd = fd;
   c->family = s->family;
   c->type = s->type;
@@ -164,16 +168,16 @@ static int l_send (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
   size_t len;
   const char *p = checkdata(L, 2, &len);
-  double deadline = NODEADLINE;
+  sockit_Wait w;
   ssize_t n;
-  int err = 0;
   if (len == 0) {
     lua_pushinteger(L, 0);
     return 1;
   }
+  sockit_startwait(L, &w, s->timeout);
   do n = send(s->fd, p, len, MSG_NOSIGNAL);
-  while (n < 0 && (err = retry(s, errno, POLLOUT, &deadline)) == 0);
-  if (n < 0) return sockit_fail(L, err);
+  while (n < 0 && retry(s, &w, errno, POLLOUT));
+  if (n < 0) return sockit_fail(L, w.err);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -195,12 +199,14 @@ static int recvflags (lua_State *L, int arg) {
 }
 
 
-static ssize_t recvsome (sockit_Socket *s, char *p, size_t n, int flags,
-                         int *err) {
-  double deadline = NODEADLINE;
+static ssize_t recvsome (lua_State *L, sockit_Socket *s, char *p, size_t n,
+                         int flags, int *err) {
+  sockit_Wait w;
   ssize_t got;
+  sockit_startwait(L, &w, s->timeout);
   do got = recv(s->fd, p, n, flags);
-  while (got < 0 && (*err = retry(s, errno, POLLIN, &deadline)) == 0);
+  while (got < 0 && retry(s, &w, errno, POLLIN));
+  *err = w.err;
   return got;
 }
 
@@ -213,7 +219,7 @@ static int l_recv (lua_State *L) {
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, n);
   int err = 0;
-  ssize_t got = recvsome(s, p, n, flags, &err);
+  ssize_t got = recvsome(L, s, p, n, flags, &err);
   if (got < 0) return sockit_fail(L, err);
   luaL_pushresultsize(&b, (size_t)got);
   return 1;
@@ -226,7 +232,7 @@ static int l_recv_into (lua_State *L) {
   sockit_Buffer *b = (sockit_Buffer *)luaL_checkudata(L, 2, SOCKIT_BUFFER);
   size_t n = lua_isnoneornil(L, 3) ? b->cap : checksize(L, 3, b->cap);
   int err = 0;
-  ssize_t got = recvsome(s, b->data, n, 0, &err);
+  ssize_t got = recvsome(L, s, b->data, n, 0, &err);
   if (got < 0) return sockit_fail(L, err);
   b->len = (size_t)got;
   lua_pushinteger(L, (lua_Integer)got);
@@ -241,9 +247,9 @@ static int l_sendto (lua_State *L) {
   const char *p;
   sockit_Addr a;
   socklen_t alen;
-  double deadline = NODEADLINE;
+  sockit_Wait w;
   ssize_t n;
-  int err = 0;
+  int err;
   luaL_argexpected(L, lua_type(L, 2) == LUA_TSTRING
                    || lua_type(L, 2) == LUA_TNUMBER
                    || luaL_testudata(L, 2, SOCKIT_BUFFER), 2,
@@ -252,9 +258,10 @@ static int l_sendto (lua_State *L) {
   if (err != 0) return sockit_gaifail(L, err, 0);
   lua_settop(L, 2);  /* no range: the address follows the data */
   p = checkdata(L, 2, &len);
+  sockit_startwait(L, &w, s->timeout);
   do n = sendto(s->fd, p, len, MSG_NOSIGNAL, &a.sa, alen);
-  while (n < 0 && (err = retry(s, errno, POLLOUT, &deadline)) == 0);
-  if (n < 0) return sockit_fail(L, err);
+  while (n < 0 && retry(s, &w, errno, POLLOUT));
+  if (n < 0) return sockit_fail(L, w.err);
   lua_pushinteger(L, (lua_Integer)n);
   return 1;
 }
@@ -271,11 +278,12 @@ static int l_recvfrom (lua_State *L) {
   struct iovec iov;
   struct msghdr msg;
   sockit_Addr a;
-  double deadline = NODEADLINE;
+  sockit_Wait w;
   ssize_t got;
-  int err = 0, count;
+  int count;
   iov.iov_base = luaL_buffinitsize(L, &b, n);
   iov.iov_len = n;
+  sockit_startwait(L, &w, s->timeout);
   do {
     memset(&msg, 0, sizeof msg);
     msg.msg_name = &a;
@@ -283,8 +291,8 @@ static int l_recvfrom (lua_State *L) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     got = recvmsg(s->fd, &msg, 0);
-  } while (got < 0 && (err = retry(s, errno, POLLIN, &deadline)) == 0);
-  if (got < 0) return sockit_fail(L, err);
+  } while (got < 0 && retry(s, &w, errno, POLLIN));
+  if (got < 0) return sockit_fail(L, w.err);
   luaL_pushresultsize(&b, (size_t)got);
   if (msg.msg_namelen == 0 && s->family != AF_UNIX) {
     lua_pushnil(L);  /* a connected stream socket tells no sender */
@@ -309,10 +317,10 @@ static int l_wait (lua_State *L) {
   static const int events[] = {POLLIN, POLLOUT, POLLIN | POLLOUT};
   sockit_Socket *s = sockit_tosock(L, 1);
   int ev = events[luaL_checkoption(L, 2, NULL, evnames)];
-  double t = luaL_optnumber(L, 3, s->timeout);
+  sockit_Wait w;
   int err;
-  luaL_argcheck(L, t == t, 3, "timeout is NaN");
-  err = sockit_waitfd(s->fd, ev, sockit_deadline(t));
+  sockit_startwait(L, &w, sockit_opttimeout(L, 3, s->timeout));
+  err = sockit_waitfd(s->fd, ev, &w);
   return err == 0 ? pushtrue(L) : sockit_fail(L, err);
 }
 
@@ -321,35 +329,33 @@ static int l_wait (lua_State *L) {
 ** read(fd, n) -> string: one read(2) of at most n bytes from a descriptor
 ** number that need not be a socket (standard input, a pipe, a terminal);
 ** "" at end of file. It blocks as the descriptor does: wait for it with
-** a poller first.
+** a poller first. A signal retries, unless it interrupts the call.
 */
 static int l_read (lua_State *L) {
   lua_Integer fd = luaL_checkinteger(L, 1);
   size_t n = checksize(L, 2, SOCKIT_RECVMAX);
+  sockit_Wait w;
   luaL_Buffer b;
   char *p;
   ssize_t got;
   luaL_argcheck(L, 0 <= fd && fd <= 0x7fffffff, 1, "invalid descriptor");
+  sockit_startwait(L, &w, SOCKIT_FOREVER);
   p = luaL_buffinitsize(L, &b, n);
   do got = read((int)fd, p, n);
-  while (got < 0 && errno == EINTR);
+  while (got < 0 && errno == EINTR && !sockit_interrupted(&w));
   if (got < 0) return sockit_fail(L, errno);
   luaL_pushresultsize(&b, (size_t)got);
   return 1;
 }
 
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg sockit_io_funcs[] = {
   {"read", l_read},
   {NULL, NULL}
 };
 
-void sockit_io_funcs (lua_State *L) {
-  luaL_setfuncs(L, funcs, 0);
-}
 
-
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_io_meth[] = {
   {"connect", l_connect},
   {"bind", l_bind},
   {"listen", l_listen},
@@ -362,7 +368,3 @@ static const luaL_Reg methods[] = {
   {"wait", l_wait},
   {NULL, NULL}
 };
-
-void sockit_io_methods (lua_State *L) {
-  luaL_setfuncs(L, methods, 0);
-}

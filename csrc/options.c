@@ -183,7 +183,8 @@ static int getvalue (const Setting *o, void *v, socklen_t size) {
 }
 
 
-static void pushname (lua_State *L, const char *name, int v) {
+/* a constant by its name, or its number when it has none */
+static void pushconst (lua_State *L, const char *name, int v) {
   if (name != NULL) lua_pushstring(L, name);
   else lua_pushinteger(L, v);
 }
@@ -219,20 +220,16 @@ static int l_getoption (lua_State *L) {
       if (v.i) lua_pushstring(L, sockit_errname(v.i));
       else lua_pushboolean(L, 0);
       break;
-    case TYPE: pushname(L, sockit_typename(v.i), v.i); break;
-    case FAMILY: pushname(L, sockit_familyname(v.i), v.i); break;
+    case TYPE: pushconst(L, sockit_typename(v.i), v.i); break;
+    case FAMILY: pushconst(L, sockit_familyname(v.i), v.i); break;
     default: pushcred(L, &v.c); break;
   }
   return 1;
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_option_meth[] = {
   {"setoption", l_setoption},
   {"getoption", l_getoption},
   {NULL, NULL}
 };
-
-void sockit_option_methods (lua_State *L) {
-  luaL_setfuncs(L, methods, 0);
-}

@@ -6,6 +6,10 @@
 ** its descriptor and each descriptor to its object. It keeps the objects
 ** alive, so a collected socket can never leave its number to a new one
 ** while still registered, and p:ready(i) finds the object of an event.
+**
+** A socket counts the pollers watching it, so closing an unwatched one
+** costs nothing; closing a watched one makes every live poller (a weak
+** set in the registry) that watches it call its onclose.
 */
 #include "sockit.h"
 
@@ -14,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define POLLERS  "sockit.pollers"
 
 #if defined(__linux__) && !defined(SOCKIT_USE_POLL)
 #define USE_EPOLL 1
@@ -30,8 +36,14 @@ typedef struct epoll_event Event;
 typedef struct pollfd Event;
 #endif
 
+/* what backend_ctl does */
+enum { OP_ADD, OP_MODIFY, OP_REMOVE };
+
 typedef struct Poller {
-  int epfd;        /* the epoll descriptor; 0 with poll; -1 when closed */
+  int closed;
+#if USE_EPOLL
+  int epfd;        /* the epoll descriptor */
+#endif
   int count;       /* descriptors watched */
   int nready;      /* events from the last wait */
   int cap;         /* size of 'ev' */
@@ -46,7 +58,7 @@ typedef struct Poller {
 
 static Poller *checkpoller (lua_State *L) {
   Poller *p = (Poller *)luaL_checkudata(L, 1, SOCKIT_POLLER);
-  if (p->epfd < 0) luaL_argerror(L, 1, "attempt to use a closed poller");
+  if (p->closed) luaL_argerror(L, 1, "attempt to use a closed poller");
   return p;
 }
 
@@ -115,6 +127,7 @@ static int backend_open (Poller *p) {
 
 static int backend_ctl (lua_State *L, Poller *p, int op, int fd, int events) {
   struct epoll_event e;
+  /* indexed by OP_* */
   static const int ops[] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};
   (void)L;
   memset(&e, 0, sizeof e);
@@ -142,7 +155,6 @@ static void backend_close (lua_State *L, Poller *p) {
 #else
 
 static int backend_open (Poller *p) {
-  p->epfd = 0;
   p->slot = NULL;
   p->nslot = 0;
   p->ready = NULL;
@@ -167,14 +179,14 @@ static int backend_ctl (lua_State *L, Poller *p, int op, int fd, int events) {
   int i;
   reserveslot(L, p, fd);
   i = p->slot[fd];
-  if (op == 0) {  /* add: 'count' already has room */
+  if (op == OP_ADD) {  /* 'count' already has room */
     if (i >= 0) return EEXIST;
     i = p->slot[fd] = p->count;
     p->ev[i].fd = fd;
   }
   else if (i < 0)
     return ENOENT;
-  if (op == 2) {  /* remove: move the last entry into the hole */
+  if (op == OP_REMOVE) {  /* move the last entry into the hole */
     p->ev[i] = p->ev[p->count - 1];
     p->slot[p->ev[i].fd] = i;
     p->slot[fd] = -1;
@@ -211,24 +223,52 @@ static void backend_close (lua_State *L, Poller *p) {
 #endif
 
 
-/* poller() -> poller */
+static int l_unwatch (lua_State *L);
+
+/*
+** Add the poller on top to the weak set of live pollers. The first one
+** also registers how a socket's close reaches them (socket.c calls it).
+*/
+static void enlist (lua_State *L) {
+  if (!luaL_getsubtable(L, LUA_REGISTRYINDEX, POLLERS)) {
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushcfunction(L, l_unwatch);
+    lua_setfield(L, LUA_REGISTRYINDEX, SOCKIT_UNWATCH);
+  }
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+
+/* poller([onclose]) -> poller */
 static int l_poller (lua_State *L) {
-  Poller *p = (Poller *)lua_newuserdatauv(L, sizeof *p, 1);
+  Poller *p;
   int err;
-  p->epfd = -1;
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  p = (Poller *)lua_newuserdatauv(L, sizeof *p, 2);
+  p->closed = 1;
   p->count = p->nready = p->cap = 0;
   p->ev = NULL;
   luaL_setmetatable(L, SOCKIT_POLLER);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 2);
   if ((err = backend_open(p)) != 0) return sockit_fail(L, err);
+  p->closed = 0;
+  enlist(L);
   return 1;
 }
 
 
-/* push the table of watched objects; returns its index */
-static int getmap (lua_State *L) {
-  lua_getiuservalue(L, 1, 1);
+/* push the table of the objects the poller at 'arg' watches; its index */
+static int getmap (lua_State *L, int arg) {
+  lua_getiuservalue(L, arg, 1);
   return lua_gettop(L);
 }
 
@@ -245,7 +285,10 @@ static int watched (lua_State *L, int map, int arg) {
 
 
 static void forget (lua_State *L, Poller *p, int map, int fd) {
+  sockit_Socket *s;
   lua_rawgeti(L, map, fd);
+  s = (sockit_Socket *)luaL_testudata(L, -1, SOCKIT_SOCKET);
+  if (s != NULL) s->watchers--;
   lua_pushnil(L);
   lua_rawset(L, map);
   lua_pushnil(L);
@@ -259,7 +302,8 @@ static int l_add (lua_State *L) {
   Poller *p = checkpoller(L);
   int fd = objfd(L, 2);
   int events = checkevents(L, 3);
-  int map = getmap(L);
+  int map = getmap(L, 1);
+  sockit_Socket *s = (sockit_Socket *)luaL_testudata(L, 2, SOCKIT_SOCKET);
   int err;
   luaL_argcheck(L, fd >= 0, 2, "attempt to watch a closed object");
   if (watched(L, map, 2) >= 0) return sockit_fail(L, EEXIST);
@@ -267,11 +311,11 @@ static int l_add (lua_State *L) {
     /* a number cannot take the place of an open object with it */
     if (objfd(L, lua_gettop(L)) == fd) return sockit_fail(L, EEXIST);
     /* an object closed while watched left its number behind */
-    backend_ctl(L, p, 2, fd, 0);
+    backend_ctl(L, p, OP_REMOVE, fd, 0);
     forget(L, p, map, fd);
   }
   reserve(L, p, p->count + 1);
-  if ((err = backend_ctl(L, p, 0, fd, events)) != 0)
+  if ((err = backend_ctl(L, p, OP_ADD, fd, events)) != 0)
     return sockit_fail(L, err);
   lua_pushvalue(L, 2);
   lua_pushinteger(L, fd);
@@ -279,6 +323,7 @@ static int l_add (lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawseti(L, map, fd);
   p->count++;
+  if (s != NULL) s->watchers++;
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -288,8 +333,8 @@ static int l_add (lua_State *L) {
 static int l_modify (lua_State *L) {
   Poller *p = checkpoller(L);
   int events = checkevents(L, 3);
-  int fd = watched(L, getmap(L), 2);
-  int err = fd < 0 ? ENOENT : backend_ctl(L, p, 1, fd, events);
+  int fd = watched(L, getmap(L, 1), 2);
+  int err = fd < 0 ? ENOENT : backend_ctl(L, p, OP_MODIFY, fd, events);
   if (err != 0) return sockit_fail(L, err);
   lua_pushboolean(L, 1);
   return 1;
@@ -302,23 +347,63 @@ static int l_modify (lua_State *L) {
 */
 static int l_remove (lua_State *L) {
   Poller *p = checkpoller(L);
-  int map = getmap(L);
+  int map = getmap(L, 1);
   int fd = watched(L, map, 2);
   if (fd < 0) return sockit_fail(L, ENOENT);
-  backend_ctl(L, p, 2, fd, 0);  /* EBADF/ENOENT after a close: fine */
+  backend_ctl(L, p, OP_REMOVE, fd, 0);  /* EBADF/ENOENT after a close: fine */
   forget(L, p, map, fd);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 
+/* does the open poller at 'pi' watch the socket at 'arg'? */
+static int watches (lua_State *L, int pi, int arg) {
+  int fd = -1;
+  if (!((Poller *)lua_touserdata(L, pi))->closed) {
+    fd = watched(L, getmap(L, pi), arg);
+    lua_pop(L, 1);
+  }
+  return fd >= 0;
+}
+
+
+/*
+** unwatch(socket): the socket, watched by some poller, was closed: each
+** open poller watching it calls its onclose(socket), so the task waiting
+** on it wakes (the kernel forgets a closed descriptor: no event would
+** come). The poller still holds it until p:remove, as any closed socket.
+*/
+static int l_unwatch (lua_State *L) {
+  const int arg = 1;
+  int set, hooks, n = 0;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, POLLERS);  /* exists: see enlist */
+  set = lua_gettop(L);
+  lua_newtable(L);  /* the hooks to call, once the walk is over */
+  hooks = set + 1;
+  lua_pushnil(L);
+  while (lua_next(L, set) != 0) {
+    lua_pop(L, 1);
+    if (watches(L, hooks + 1, arg)
+        && lua_getiuservalue(L, hooks + 1, 2) == LUA_TFUNCTION)
+      lua_rawseti(L, hooks, ++n);
+    else
+      lua_settop(L, hooks + 1);
+  }
+  for (; n > 0; n--) {
+    lua_rawgeti(L, hooks, n);
+    lua_pushvalue(L, arg);
+    lua_call(L, 1, 0);
+  }
+  return 0;
+}
+
+
 /* p:wait([timeout]) -> number of ready entries; EINTR gives 0 */
 static int l_wait (lua_State *L) {
   Poller *p = checkpoller(L);
-  double t = luaL_optnumber(L, 2, -1);
-  int ms = t < 0 ? -1 : t > 2e6 ? 2000000000 : (int)(t * 1e3 + 0.999);
+  int ms = sockit_pollms(sockit_opttimeout(L, 2, SOCKIT_FOREVER));
   int err;
-  luaL_argcheck(L, t == t, 2, "timeout is NaN");
   reserve(L, p, p->count > 0 ? p->count : 1);
   err = backend_wait(p, ms);
   if (err != 0 && err != EINTR) return sockit_fail(L, err);
@@ -347,17 +432,31 @@ static int l_ready (lua_State *L) {
 }
 
 
+/* the sockets the poller at 1 still watches stop counting it */
+static void unwatchall (lua_State *L) {
+  int map = getmap(L, 1);
+  lua_pushnil(L);
+  while (lua_next(L, map) != 0) {
+    sockit_Socket *s = (sockit_Socket *)luaL_testudata(L, -2, SOCKIT_SOCKET);
+    if (s != NULL) s->watchers--;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+
 /* p:close() -> true; also __gc and __close */
 static int l_close (lua_State *L) {
   Poller *p = (Poller *)luaL_checkudata(L, 1, SOCKIT_POLLER);
   void *ud;
   lua_Alloc alloc = lua_getallocf(L, &ud);
-  if (p->epfd >= 0) {
+  if (!p->closed) {
+    unwatchall(L);
     backend_close(L, p);
     alloc(ud, p->ev, sizeof(Event) * BLOCKS * (size_t)p->cap, 0);
     p->ev = NULL;
     p->cap = p->count = p->nready = 0;
-    p->epfd = -1;
+    p->closed = 1;
     lua_pushnil(L);
     lua_setiuservalue(L, 1, 1);
   }
@@ -368,14 +467,14 @@ static int l_close (lua_State *L) {
 
 static int l_tostring (lua_State *L) {
   Poller *p = (Poller *)luaL_checkudata(L, 1, SOCKIT_POLLER);
-  if (p->epfd < 0) lua_pushliteral(L, SOCKIT_POLLER " (closed)");
+  if (p->closed) lua_pushliteral(L, SOCKIT_POLLER " (closed)");
   else lua_pushfstring(L, SOCKIT_POLLER " (%s, %d watched)",
                        USE_EPOLL ? "epoll" : "poll", p->count);
   return 1;
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_poller_meth[] = {
   {"add", l_add},
   {"modify", l_modify},
   {"remove", l_remove},
@@ -385,16 +484,14 @@ static const luaL_Reg methods[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg metamethods[] = {
+const luaL_Reg sockit_poller_metameth[] = {
   {"__gc", l_close},
   {"__close", l_close},
   {"__tostring", l_tostring},
   {NULL, NULL}
 };
 
-
-void sockit_poller_open (lua_State *L) {
-  sockit_class(L, SOCKIT_POLLER, metamethods, methods);
-  lua_pushcfunction(L, l_poller);
-  lua_setfield(L, -2, "poller");
-}
+const luaL_Reg sockit_poller_funcs[] = {
+  {"poller", l_poller},
+  {NULL, NULL}
+};

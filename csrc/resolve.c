@@ -1,7 +1,14 @@
 /*
 ** resolve.c: getaddrinfo without blocking the caller. Each request runs
-** getaddrinfo on a small detached thread, which signals an eventfd when
+** getaddrinfo on a thread of a small pool, which signals an eventfd when
 ** done; the scheduler watches that descriptor like a socket's.
+**
+** The pool runs at most 'cap' lookups at once (core.resolvers): the
+** others wait in a queue, which a request cancelled before its turn
+** leaves without ever running. A thread takes jobs until the queue is
+** empty, then ends, so an idle process holds no thread. Threads outlive
+** any lua_State, so the pool is process-wide: it is the one deliberate
+** exception to "no C globals with state", guarded by its mutex.
 **
 ** The job outlives its Lua handle when the handle is cancelled or
 ** collected first: whichever of the two lets go last frees it. The
@@ -21,10 +28,14 @@
 #include <unistd.h>
 
 #define STACK_SIZE  (256 * 1024)
+#define DEFAULT_CAP  32
+#define MAX_CAP      1024
 
 typedef struct Job {
+  struct Job *prev, *next;  /* in the queue, under pool.lock */
+  int queued;
   pthread_mutex_t lock;
-  int refs;        /* the thread and the handle */
+  int refs;        /* the queue or thread, and the handle */
   int done;
   int efd;         /* eventfd, readable once done; -1 once cancelled */
   int gaierr, err;
@@ -36,6 +47,14 @@ typedef struct Job {
 typedef struct Request {
   Job *job;        /* NULL once cancelled */
 } Request;
+
+static struct {
+  pthread_mutex_t lock;
+  Job *head, *tail;  /* waiting jobs, oldest first */
+  int queued;
+  int threads;       /* running, each taking jobs until none is left */
+  int cap;
+} pool = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, DEFAULT_CAP};
 
 
 static void freejob (Job *j) {
@@ -61,8 +80,7 @@ static void release (Job *j, int handle) {
 }
 
 
-static void *run (void *arg) {
-  Job *j = (Job *)arg;
+static void lookup (Job *j) {
   struct addrinfo *res = NULL;
   uint64_t one = 1;
   int gaierr = getaddrinfo(j->host, j->service, &j->hints, &res);
@@ -76,6 +94,54 @@ static void *run (void *arg) {
     ;
   pthread_mutex_unlock(&j->lock);
   release(j, 0);
+}
+
+
+/* the queue, under pool.lock */
+static void enqueue (Job *j) {
+  j->prev = pool.tail;
+  j->next = NULL;
+  if (pool.tail != NULL) pool.tail->next = j;
+  else pool.head = j;
+  pool.tail = j;
+  j->queued = 1;
+  pool.queued++;
+}
+
+static void unqueue (Job *j) {
+  if (j->prev != NULL) j->prev->next = j->next;
+  else pool.head = j->next;
+  if (j->next != NULL) j->next->prev = j->prev;
+  else pool.tail = j->prev;
+  j->queued = 0;
+  pool.queued--;
+}
+
+
+/*
+** The next job for a pool thread, or NULL when it must end: the queue is
+** empty, or the cap was lowered below the threads running (the others
+** go on, so a waiting job always has a thread).
+*/
+static Job *nextjob (void) {
+  Job *j;
+  pthread_mutex_lock(&pool.lock);
+  j = pool.head;
+  if (j == NULL || pool.threads > pool.cap) {
+    pool.threads--;
+    j = NULL;
+  }
+  else
+    unqueue(j);
+  pthread_mutex_unlock(&pool.lock);
+  return j;
+}
+
+static void *worker (void *arg) {
+  Job *j;
+  (void)arg;
+  while ((j = nextjob()) != NULL)
+    lookup(j);
   return NULL;
 }
 
@@ -130,16 +196,55 @@ static int newjob (Job **out, const char *host, const char *service,
 }
 
 
-static int start (Job *j) {
+/* one more pool thread, counted in pool.threads already */
+static int startthread (void) {
   pthread_attr_t attr;
   pthread_t t;
   int err;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, STACK_SIZE);
-  err = pthread_create(&t, &attr, run, j);
+  err = pthread_create(&t, &attr, worker, NULL);
   pthread_attr_destroy(&attr);
+  if (err != 0) {
+    pthread_mutex_lock(&pool.lock);
+    pool.threads--;
+    pthread_mutex_unlock(&pool.lock);
+  }
   return err;
+}
+
+
+/*
+** Queue 'j', with one more thread while under the cap. When no thread
+** can start and none runs, 'j' leaves the queue and the error is
+** reported; with one running, 'j' waits for it.
+*/
+static int submit (Job *j) {
+  int more, err = 0;
+  pthread_mutex_lock(&pool.lock);
+  enqueue(j);
+  more = pool.threads < pool.cap;
+  if (more) pool.threads++;
+  pthread_mutex_unlock(&pool.lock);
+  if (more && (err = startthread()) != 0) {
+    pthread_mutex_lock(&pool.lock);
+    if (pool.threads > 0 || !j->queued) err = 0;  /* taken, or will be */
+    else unqueue(j);
+    pthread_mutex_unlock(&pool.lock);
+  }
+  return err;
+}
+
+
+/* take 'j' out of the queue if it has not started -> whether it had not */
+static int dequeue (Job *j) {
+  int queued;
+  pthread_mutex_lock(&pool.lock);
+  queued = j->queued;
+  if (queued) unqueue(j);
+  pthread_mutex_unlock(&pool.lock);
+  return queued;
 }
 
 
@@ -156,7 +261,7 @@ static int l_resolve (lua_State *L) {
   if ((err = newjob(&r->job, host, service, &hints)) != 0)
     return sockit_fail(L, err);
   pinmodule();
-  if ((err = start(r->job)) != 0) {
+  if ((err = submit(r->job)) != 0) {
     close(r->job->efd);
     freejob(r->job);
     r->job = NULL;
@@ -205,6 +310,7 @@ static int l_result (lua_State *L) {
 static int l_cancel (lua_State *L) {
   Request *r = checkrequest(L);
   if (r->job != NULL) {
+    if (dequeue(r->job)) release(r->job, 0);  /* the queue's reference */
     release(r->job, 1);
     r->job = NULL;
   }
@@ -213,22 +319,47 @@ static int l_cancel (lua_State *L) {
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_request_meth[] = {
   {"fileno", l_fileno},
   {"result", l_result},
   {"cancel", l_cancel},
   {NULL, NULL}
 };
 
-static const luaL_Reg metamethods[] = {
+const luaL_Reg sockit_request_metameth[] = {
   {"__gc", l_cancel},
   {"__close", l_cancel},
   {NULL, NULL}
 };
 
-
-void sockit_resolve_open (lua_State *L) {
-  sockit_class(L, SOCKIT_REQUEST, metamethods, methods);
-  lua_pushcfunction(L, l_resolve);
-  lua_setfield(L, -2, "resolve");
+/*
+** resolvers([n]) -> the cap on lookups running at once, before the call;
+** n sets it. Raising it starts threads for waiting lookups now; lowering
+** it lets the threads past it end after their lookup.
+*/
+static int l_resolvers (lua_State *L) {
+  lua_Integer n = luaL_optinteger(L, 1, 0);
+  int old, more = 0;
+  luaL_argcheck(L, lua_isnoneornil(L, 1) || (1 <= n && n <= MAX_CAP), 1,
+                "count out of range");
+  pthread_mutex_lock(&pool.lock);
+  old = pool.cap;
+  if (n > 0) {
+    pool.cap = (int)n;
+    more = pool.cap - pool.threads;
+    if (more > pool.queued) more = pool.queued;
+    if (more > 0) pool.threads += more;
+  }
+  pthread_mutex_unlock(&pool.lock);
+  for (; more > 0; more--)
+    startthread();  /* on failure the running ones serve the queue */
+  lua_pushinteger(L, old);
+  return 1;
 }
+
+
+const luaL_Reg sockit_resolve_funcs[] = {
+  {"resolve", l_resolve},
+  {"resolvers", l_resolvers},
+  {NULL, NULL}
+};

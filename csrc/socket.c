@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,7 +67,8 @@ sockit_Socket *sockit_newsock (lua_State *L) {
   s->fd = -1;
   s->family = AF_UNSPEC;
   s->type = 0;
-  s->timeout = -1;
+  s->timeout = SOCKIT_FOREVER;
+  s->watchers = 0;
   luaL_setmetatable(L, SOCKIT_SOCKET);
   return s;
 }
@@ -120,12 +120,24 @@ static int l_socketpair (lua_State *L) {
 }
 
 
-/* close(s) -> true; also __gc and __close, so it never raises */
+/* the pollers watching the socket at 1 learn it was closed */
+static void unwatch (lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, SOCKIT_UNWATCH);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 0);
+}
+
+
+/*
+** close(s) -> true; also __gc and __close, so it never raises (but an
+** onclose of a poller watching it may)
+*/
 static int l_close (lua_State *L) {
   sockit_Socket *s = checksock(L);
   if (s->fd >= 0) {
     close(s->fd);  /* the descriptor is gone even when close fails */
     s->fd = -1;
+    if (s->watchers > 0) unwatch(L);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -182,7 +194,7 @@ static int l_fromfd (lua_State *L) {
   s->fd = (int)fd;
   s->family = family;
   s->type = type;
-  s->timeout = (flags & O_NONBLOCK) ? 0 : -1;
+  s->timeout = (flags & O_NONBLOCK) ? SOCKIT_NOWAIT : SOCKIT_FOREVER;
   return 1;
 }
 
@@ -218,10 +230,9 @@ int sockit_setblocking (int fd, int blocking) {
 */
 static int l_settimeout (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
-  double t = luaL_optnumber(L, 2, -1);
-  luaL_argcheck(L, !isnan(t), 2, "timeout is NaN");
-  if (t < 0) t = -1;
-  if ((t < 0) != (s->timeout < 0) && sockit_setblocking(s->fd, t < 0) != 0)
+  double t = sockit_opttimeout(L, 2, SOCKIT_FOREVER);
+  if ((t == SOCKIT_FOREVER) != (s->timeout == SOCKIT_FOREVER)
+      && sockit_setblocking(s->fd, t == SOCKIT_FOREVER) != 0)
     return sockit_fail(L, errno);
   s->timeout = t;
   lua_settop(L, 1);
@@ -232,7 +243,7 @@ static int l_settimeout (lua_State *L) {
 /* gettimeout(s) -> seconds or nil */
 static int l_gettimeout (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
-  if (s->timeout < 0) lua_pushnil(L);
+  if (s->timeout == SOCKIT_FOREVER) lua_pushnil(L);
   else lua_pushnumber(L, s->timeout);
   return 1;
 }
@@ -250,7 +261,7 @@ static int l_shutdown (lua_State *L) {
 }
 
 
-static const luaL_Reg methods[] = {
+const luaL_Reg sockit_socket_meth[] = {
   {"close", l_close},
   {"fileno", l_fileno},
   {"detach", l_detach},
@@ -260,7 +271,7 @@ static const luaL_Reg methods[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg sockit_socket_funcs[] = {
   {"socket", l_socket},
   {"socketpair", l_socketpair},
   {"fromfd", l_fromfd},
@@ -268,24 +279,10 @@ static const luaL_Reg funcs[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg metamethods[] = {
+const luaL_Reg sockit_socket_metameth[] = {
   {"__gc", l_close},
   {"__close", l_close},
   {"__tostring", l_tostring},
   {NULL, NULL}
 };
 
-
-/* the handle's metatable, with 'methods' (table at the top) as __index */
-void sockit_socket_open (lua_State *L) {
-  luaL_setfuncs(L, methods, 0);
-  luaL_newmetatable(L, SOCKIT_SOCKET);
-  luaL_setfuncs(L, metamethods, 0);
-  lua_pushvalue(L, -2);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
-
-void sockit_socket_funcs (lua_State *L) {
-  luaL_setfuncs(L, funcs, 0);
-}

@@ -18,20 +18,44 @@
 #include "lua.h"
 #include "lauxlib.h"
 
+#define SOCKIT_VERSION  "0.1.0"  /* the one place; the Makefile reads it */
+
 #define SOCKIT_SOCKET   "sockit.socket"
 #define SOCKIT_BUFFER   "sockit.buffer"
 #define SOCKIT_POLLER   "sockit.poller"
 #define SOCKIT_REQUEST  "sockit.request"
 
+/* registry: the function a watched socket's close calls (poller.c) */
+#define SOCKIT_UNWATCH  "sockit.unwatch"
+
 /* the most one recv allocates, whatever the caller asks for */
 #define SOCKIT_RECVMAX  (1024 * 1024)
+
+/* the longest Unix socket path, in bytes (sun_path: 108 on Linux) */
+#define SOCKIT_PATHMAX  ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 
 typedef struct sockit_Socket {
   int fd;           /* -1 once closed */
   int family;       /* AF_INET, AF_INET6, AF_UNIX */
   int type;         /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-  double timeout;   /* seconds; negative: none, block forever */
+  double timeout;   /* seconds, or SOCKIT_FOREVER: blocking */
+  int watchers;     /* pollers watching it (poller.c) */
 } sockit_Socket;
+
+/* timeouts and deadlines (time.c): no limit, and try once */
+#define SOCKIT_FOREVER  (-1.0)
+#define SOCKIT_NOWAIT   0.0
+
+/* one call that may wait: its deadline, and what interrupts it */
+typedef struct sockit_Wait {
+  lua_State *L;
+  lua_Hook hook;    /* the state's hook when the call began */
+  int hookmask;
+  int dated;        /* 'deadline' is set */
+  double timeout;
+  double deadline;
+  int err;          /* why the call failed */
+} sockit_Wait;
 
 typedef struct sockit_Buffer {
   size_t len;       /* bytes held */
@@ -49,16 +73,24 @@ typedef union sockit_Addr {
 
 struct addrinfo;
 
+/*
+** Each concern file exports its functions as luaL_Reg arrays: 'meth'
+** (methods of its class), 'metameth', 'funcs' (functions of the module).
+*/
+
+/* class.c */
+void sockit_setfuncs (lua_State *L, const luaL_Reg *const lists[]);
+void sockit_newclass (lua_State *L, const char *tname,
+                      const luaL_Reg *metameth, const luaL_Reg *const meth[]);
+
+/* core.c */
+LUAMOD_API int luaopen_sockit_core (lua_State *L);
+
 /* errors.c */
 const char *sockit_errname (int err);
 int sockit_fail (lua_State *L, int err);
 int sockit_gaifail (lua_State *L, int gaierr, int err);
-int sockit_strerror (lua_State *L);
-
-/* core.c */
-LUAMOD_API int luaopen_sockit_core (lua_State *L);
-void sockit_class (lua_State *L, const char *tname, const luaL_Reg *meta,
-                   const luaL_Reg *methods);
+extern const luaL_Reg sockit_error_funcs[];
 
 /* socket.c */
 sockit_Socket *sockit_newsock (lua_State *L);
@@ -70,16 +102,16 @@ int sockit_type (const char *name);
 int sockit_checkfamily (lua_State *L, int arg);
 int sockit_checktype (lua_State *L, int arg, const char *def);
 int sockit_setblocking (int fd, int blocking);
-void sockit_socket_open (lua_State *L);
-void sockit_socket_funcs (lua_State *L);
+extern const luaL_Reg sockit_socket_meth[], sockit_socket_metameth[],
+                      sockit_socket_funcs[];
 
 /* io.c */
-void sockit_io_methods (lua_State *L);
-void sockit_io_funcs (lua_State *L);
+extern const luaL_Reg sockit_io_meth[], sockit_io_funcs[];
 
 /* buffer.c */
 size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start);
-void sockit_buffer_open (lua_State *L);
+extern const luaL_Reg sockit_buffer_meth[], sockit_buffer_metameth[],
+                      sockit_buffer_funcs[];
 
 /* address.c */
 int sockit_toaddr (lua_State *L, int arg, int family, int passive,
@@ -88,23 +120,28 @@ int sockit_pushaddr (lua_State *L, const sockit_Addr *a, socklen_t len);
 void sockit_pushaddrinfo (lua_State *L, const struct addrinfo *res);
 int sockit_checkquery (lua_State *L, const char **host, const char **service,
                        struct addrinfo *hints);
-void sockit_address_methods (lua_State *L);
-void sockit_address_funcs (lua_State *L);
+extern const luaL_Reg sockit_address_meth[], sockit_address_funcs[];
 
 /* options.c */
-void sockit_option_methods (lua_State *L);
+extern const luaL_Reg sockit_option_meth[];
 
 /* time.c */
 double sockit_now (void);
-double sockit_deadline (double timeout);
-int sockit_waitfd (int fd, int events, double deadline);
-void sockit_time_funcs (lua_State *L);
+double sockit_opttimeout (lua_State *L, int arg, double def);
+int sockit_pollms (double seconds);
+void sockit_startwait (lua_State *L, sockit_Wait *w, double timeout);
+int sockit_interrupted (const sockit_Wait *w);
+double sockit_waitdeadline (sockit_Wait *w);
+int sockit_waitfd (int fd, int events, sockit_Wait *w);
+extern const luaL_Reg sockit_time_funcs[];
 
 /* poller.c */
-void sockit_poller_open (lua_State *L);
+extern const luaL_Reg sockit_poller_meth[], sockit_poller_metameth[],
+                      sockit_poller_funcs[];
 
 /* resolve.c */
 int sockit_requestfd (lua_State *L, int arg);
-void sockit_resolve_open (lua_State *L);
+extern const luaL_Reg sockit_request_meth[], sockit_request_metameth[],
+                      sockit_resolve_funcs[];
 
 #endif

@@ -2,7 +2,10 @@ package = "sockit"
 version = "scm-1"
 
 source = {
-  url = "git+https://github.com/sockit/sockit.git",
+  -- for `luarocks make` in a checkout, which builds the files in place and
+  -- fetches nothing: no public repository exists to name, so the URL is the
+  -- checkout itself. The release rockspec (make dist) names its archive.
+  url = ".",
 }
 
 description = {
@@ -14,7 +17,6 @@ sockit is a pure-Lua layer on top: connect by name, buffered line reading,
 servers, UDP, Unix sockets and a coroutine scheduler for many connections.
 Failures return nil, message, code, where code is the errno name.
 ]],
-  homepage = "https://github.com/sockit/sockit",
   license = "MIT",
 }
 
@@ -31,6 +33,7 @@ build = {
       sources = {
         "csrc/address.c",
         "csrc/buffer.c",
+        "csrc/class.c",
         "csrc/core.c",
         "csrc/errors.c",
         "csrc/io.c",

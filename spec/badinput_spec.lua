@@ -17,8 +17,12 @@
 -- hosts are numeric, and getaddrinfo/getnameinfo/resolve run with the
 -- numeric flags, so nothing here leaves the machine.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
 local NAN, INF = 0 / 0, math.huge
@@ -84,13 +88,13 @@ function make.usedudpport(keep)
   return select(2, core.getsockname(s))
 end
 
-function make.freeport() return H.freeport() end
-function make.freeport6() return H.freeport("::1") end
-function make.tmppath() return H.tmppath() end
+function make.freeport() return net.freeport() end
+function make.freeport6() return net.freeport("::1") end
+function make.tmppath() return files.tmppath() end
 
 -- the path of an existing regular file
 function make.filepath(keep)
-  local path = H.tmppath("file")
+  local path = files.tmppath("file")
   local f = assert(io.open(path, "w"))
   keep[#keep + 1] = f
   return path
@@ -286,7 +290,7 @@ local function run(case)
     check_raise(case, r[1], r[2])
   elseif e.kind == "fail" then
     assert(r[1], "expected the fail tuple, got an error: " .. tostring(r[2]))
-    H.fails(e.code, table.unpack(r, 2, r.n))
+    errs.fails(e.code, table.unpack(r, 2, r.n))
   else
     assert(r[1], "expected a return, got an error: " .. tostring(r[2]))
     if type(e.value) == "function" then e.value(table.unpack(r, 2, r.n))
@@ -964,16 +968,16 @@ local function title(i, case)
 end
 
 describe("the bad-input catalogue", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   for i, case in ipairs(cases) do
     it(title(i, case), function()
       collectgarbage()
-      local before = H.fdcount()
+      local before = fds.count()
       run(case)
       collectgarbage()
       collectgarbage()
-      assert.are.equal(before, H.fdcount(), "the case left a descriptor open")
+      assert.are.equal(before, fds.count(), "the case left a descriptor open")
     end)
   end
 end)

@@ -4,26 +4,29 @@
 -- nginx, examples/smtp_sink.lua, curl as the client of `sockit listen`,
 -- and peers this spec plays itself.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local net = require("support.net")
+local proc = require("support.proc")
+local core = env.core()
 
-local q = H.quote
-local read_file, write_file = H.read_file, H.write_file
+local q = env.quote
+local read_file, write_file = files.read, files.write
 
 -- The sanitizer runtimes `make asan` preloads go to the command only: the
 -- servers, python3 and curl are not under test.
 local PRELOAD = os.getenv("LD_PRELOAD")
 local SOCKIT = (PRELOAD and ("env LD_PRELOAD=" .. q(PRELOAD) .. " ") or "")
-  .. H.ENV .. q(H.lua) .. " bin/sockit "
+  .. env.ENV .. q(env.lua) .. " bin/sockit "
 local CLEAN = "env -u LD_PRELOAD "
 local PYTHON = CLEAN .. "/usr/bin/python3 "
 
-after_each(H.cleanup)
+after_each(files.cleanup)
 
 -- runs the command to its end with `input` on stdin (pipes, no terminal):
 -- status, stdout, stderr
 local function sockit(args, input)
-  return H.exec(SOCKIT .. args, input)
+  return proc.exec(SOCKIT .. args, input)
 end
 
 -- runs the command on a pseudo-terminal, steps being ptydrive's
@@ -66,7 +69,7 @@ end
 
 -- a listener this spec plays the server with; its port
 local function listener()
-  local l, port = H.listener()
+  local l, port = net.listener()
   finally(function() l:close() end)
   return l, port
 end
@@ -104,13 +107,13 @@ describe("sockit, its command line", function()
   end)
 
   it("fails to connect in one line naming the address, exit status 1", function()
-    local port = H.freeport()
+    local port = net.freeport()
     local status, out, err = sockit("connect 127.0.0.1 " .. port)
     assert.are.equal(1, status)
     assert.are.equal("", out)
     assert.are.equal(("sockit: connect 127.0.0.1:%d: %s (ECONNREFUSED)\n"):format(
       port, core.strerror("ECONNREFUSED")), err)
-    status, out, err = sockit("unix " .. q(H.tmpdir() .. "/none"))
+    status, out, err = sockit("unix " .. q(files.tmpdir() .. "/none"))
     assert.are.equal("", out)
     assert.are.equal(1, status)
     assert.matches("%(ENOENT%)\n$", err)
@@ -118,7 +121,7 @@ describe("sockit, its command line", function()
 
   it("parses on Lua 5.1 as well (no syntax of 5.2 and later)", function()
     for _, file in ipairs({"bin/sockit", "lua/sockit/proto.lua"}) do
-      local status, _, err = H.exec(CLEAN .. "lua5.1 -e " ..
+      local status, _, err = proc.exec(CLEAN .. "lua5.1 -e " ..
         q(("assert(loadfile(%q))"):format(file)))
       assert.are.equal(0, status, err)
     end
@@ -130,8 +133,8 @@ describe("sockit connect against redis-server", function()
   local redis, port
 
   lazy_setup(function()
-    local dir = H.tmpdir()
-    port = H.freeport()
+    local dir = files.tmpdir()
+    port = net.freeport()
     redis = start(CLEAN .. "redis-server --port " .. port ..
       " --bind 127.0.0.1 --save '' --appendonly no --dir " .. q(dir),
       "Ready to accept connections")
@@ -139,7 +142,7 @@ describe("sockit connect against redis-server", function()
 
   lazy_teardown(function()
     stop(redis)
-    H.cleanup()
+    files.cleanup()
   end)
 
   it("sends each line of a pipe and prints the plain replies", function()
@@ -151,7 +154,7 @@ describe("sockit connect against redis-server", function()
   end)
 
   it("runs a pipelined -e script with expect", function()
-    local script = H.tmpdir() .. "/pipeline.lua"
+    local script = files.tmpdir() .. "/pipeline.lua"
     write_file(script, [[
       for i = 1, 3 do conn:sendline("INCR spec:counter") end
       conn:sendline("GET spec:counter")
@@ -176,7 +179,7 @@ describe("sockit connect against redis-server", function()
   end)
 
   it("fails a script whose expect times out, exit status 1", function()
-    local script = H.tmpdir() .. "/wait.lua"
+    local script = files.tmpdir() .. "/wait.lua"
     write_file(script, 'conn:sendline("PING")\nassert(conn:expect("PANG", 0.2))\n')
     local status, _, err = sockit("connect 127.0.0.1 " .. port ..
                                   " -e " .. q(script))
@@ -199,7 +202,7 @@ describe("sockit connect against redis-server", function()
   end)
 
   it("hands a script's session to the terminal with conn:interact()", function()
-    local script = H.tmpdir() .. "/hand.lua"
+    local script = files.tmpdir() .. "/hand.lua"
     write_file(script, [[
       conn:sendline("PING")
       assert(conn:expect("+PONG\r\n", 10))
@@ -214,7 +217,7 @@ describe("sockit connect against redis-server", function()
   end)
 
   it("ends a script waiting in expect on Ctrl-C", function()
-    local script = H.tmpdir() .. "/stuck.lua"
+    local script = files.tmpdir() .. "/stuck.lua"
     write_file(script, 'print("waiting")\nconn:expect("never")\n')
     local _, status = pty("connect 127.0.0.1 " .. port .. " -e " .. q(script),
                           "--expect waiting --intr")
@@ -231,7 +234,7 @@ describe("sockit connect against redis-server", function()
   end)
 
   it("writes a transcript that replays as a script", function()
-    local log = H.tmpdir() .. "/session.lua"
+    local log = files.tmpdir() .. "/session.lua"
     local status, out = sockit("connect 127.0.0.1 " .. port .. " --log " ..
                                q(log), "SET spec:t 1\nGET spec:t\n")
     assert.are.equal(0, status)
@@ -245,7 +248,7 @@ describe("sockit connect against redis-server", function()
   end)
 
   it("starts a transcript with :log in the middle of a session", function()
-    local log = H.tmpdir() .. "/later.lua"
+    local log = files.tmpdir() .. "/later.lua"
     local status = sockit("connect 127.0.0.1 " .. port,
                           "ECHO before\n:log " .. log .. "\nECHO after\n")
     assert.are.equal(0, status)
@@ -259,7 +262,7 @@ end)
 
 describe("sockit connect against the SMTP sink", function()
   it("holds an SMTP session with --crlf", function()
-    local sink, port = start(H.LUA .. "examples/smtp_sink.lua --port 0",
+    local sink, port = start(env.LUA .. "examples/smtp_sink.lua --port 0",
                              "^listening %S+ (%d+)$")
     finally(function() stop(sink) end)
     local status, out, err = sockit("connect 127.0.0.1 " .. port .. " --crlf",
@@ -272,8 +275,8 @@ end)
 
 describe("sockit connect against nginx", function()
   it("gets a page with GET / HTTP/1.0", function()
-    local dir = H.tmpdir()
-    local port = H.freeport()
+    local dir = files.tmpdir()
+    local port = net.freeport()
     assert(os.execute("mkdir -p " .. q(dir .. "/www") .. " " .. q(dir .. "/tmp")))
     write_file(dir .. "/www/index.html", "hello from nginx\n")
     write_file(dir .. "/nginx.conf", ([[
@@ -303,14 +306,14 @@ end)
 
 describe("sockit listen", function()
   it("shows curl's request and answers it from its input", function()
-    local dir = H.tmpdir()
+    local dir = files.tmpdir()
     write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
                                  "hello from sockit\n")
     local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf <" ..
       q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
       dir .. "/request")
     finally(function() stop(server) end)
-    local status, body = H.exec(CLEAN .. "curl -sS http://127.0.0.1:" .. port .. "/spec")
+    local status, body = proc.exec(CLEAN .. "curl -sS http://127.0.0.1:" .. port .. "/spec")
     assert.are.equal(0, status)
     assert.are.equal("hello from sockit\r\n", body)
     local rest = server.pipe:read("a")
@@ -328,7 +331,7 @@ describe("sockit and peers of this spec", function()
   -- accepted socket, and finish() -> status, stdout, stderr
   local function against(args, input)
     local l, port = listener()
-    local finish = H.background(SOCKIT .. args:format(port), input)
+    local finish = proc.background(SOCKIT .. args:format(port), input)
     local c = assert(l:accept())
     return c, finish
   end
@@ -337,7 +340,7 @@ describe("sockit and peers of this spec", function()
     local c, finish = against("connect 127.0.0.1 %d --hex")
     local bytes = {}
     for i = 0, 31 do bytes[#bytes + 1] = string.char(i * 8 % 256) end
-    assert(H.sendall(c, table.concat(bytes) .. "AB"))
+    assert(net.sendall(c, table.concat(bytes) .. "AB"))
     c:close()
     local status, out = finish()
     assert.are.equal(0, status)
@@ -349,7 +352,7 @@ describe("sockit and peers of this spec", function()
 
   it("reports a connection reset in one line, exit status 1", function()
     local c, finish = against("connect 127.0.0.1 %d", "")
-    assert.are.equal("", H.recvall(c, 1))  -- its input ended: half-closed
+    assert.are.equal("", net.recvall(c, 1))  -- its input ended: half-closed
     assert(c:setoption("linger", 0))
     c:close()
     local status, out, err = finish()
@@ -361,13 +364,13 @@ describe("sockit and peers of this spec", function()
   it("sends LF by default, CRLF with --crlf, bytes with :send, : with ::", function()
     for _, case in ipairs({{"", "a\nb\n"}, {" --crlf", "a\r\nb\r\n"}}) do
       local c, finish = against("connect 127.0.0.1 %d" .. case[1], "a\r\nb\n")
-      assert.are.equal(case[2], H.recvall(c, 100))
+      assert.are.equal(case[2], net.recvall(c, 100))
       c:close()
       assert.are.equal(0, (finish()))
     end
     local c, finish = against("connect 127.0.0.1 %d",
                               ':send "\\0\\x01\\r\\n"\n::colon\n')
-    assert.are.equal("\0\1\r\n:colon\n", H.recvall(c, 100))
+    assert.are.equal("\0\1\r\n:colon\n", net.recvall(c, 100))
     c:close()
     assert.are.equal(0, (finish()))
   end)
@@ -378,20 +381,20 @@ describe("sockit and peers of this spec", function()
     local c, finish = against("connect 127.0.0.1 %d --crlf",
                               long .. "\r\n" .. many .. long)
     local want = long .. "\r\n" .. many:gsub("\n", "\r\n") .. long
-    assert.are.equal(want, H.recvall(c, #want + 1))
+    assert.are.equal(want, net.recvall(c, #want + 1))
     c:close()
     assert.are.equal(0, (finish()))
   end)
 
   it("talks to a Unix socket", function()
-    local path = H.tmpdir() .. "/sock"
+    local path = files.tmpdir() .. "/sock"
     local l = assert(core.socket("unix", "stream"))
     finally(function() l:close() end)
     assert(l:bind(path))
     assert(l:listen())
-    local finish = H.background(SOCKIT .. "unix " .. q(path), "over unix\n")
+    local finish = proc.background(SOCKIT .. "unix " .. q(path), "over unix\n")
     local c = assert(l:accept())
-    assert.are.equal("over unix\n", H.recvall(c, 100))
+    assert.are.equal("over unix\n", net.recvall(c, 100))
     assert(c:send("reply\n"))
     c:close()
     local status, out = finish()
@@ -404,7 +407,7 @@ describe("sockit and peers of this spec", function()
     finally(function() u:close() end)
     assert(u:bind("127.0.0.1", 0))
     local _, port = u:getsockname()
-    local finish = H.background(SOCKIT .. "udp 127.0.0.1 " .. port ..
+    local finish = proc.background(SOCKIT .. "udp 127.0.0.1 " .. port ..
                                 " --timeout 0.5", "one\ntwo\n")
     for _, want in ipairs({"one\n", "two\n"}) do
       local data, host, from = assert(u:recvfrom(100))

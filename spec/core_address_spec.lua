@@ -2,10 +2,11 @@
 -- Hosts are numeric, IPv6 without brackets, "*" only for bind, ports are
 -- integers 0..65535, Unix paths are exact (abstract names included).
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local core = env.core()
 
-local tmpdir, abstract_name = H.tmpdir, H.abstract
+local tmpdir, abstract_name = files.tmpdir, files.abstract
 
 -- a listening stream socket of 'family' on 'host', port picked by the kernel
 local function listener(family, host)
@@ -17,7 +18,7 @@ local function listener(family, host)
 end
 
 describe("sockit.core addresses", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   describe("IPv4 numeric hosts", function()
     it("bind, connect, getsockname and getpeername take and give them", function()

@@ -1,8 +1,9 @@
 -- sockit.core: edge cases of ranges, datagram calls on stream sockets,
 -- option values and error names.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local net = require("support.net")
+local core = env.core()
 
 describe("core.send with an empty range", function()
   it("sends nothing and returns 0, as string.sub selects nothing", function()
@@ -60,7 +61,7 @@ end)
 
 describe("core.recvfrom on a connected stream socket", function()
   it("returns the data and no sender", function()
-    local c, s = H.tcppair()
+    local c, s = net.tcppair()
     assert(c:send("hi"))
     local data, host, extra = s:recvfrom(10)
     assert.are.equal("hi", data)

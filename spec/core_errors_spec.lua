@@ -1,11 +1,12 @@
 -- sockit.core: the two kinds of errors (raised programmer errors, returned
 -- fail tuples), code names and their messages, and the clock functions.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local net = require("support.net")
+local core = env.core()
 
 -- a port on 127.0.0.1 where nothing listens
-local closed_port = H.freeport
+local closed_port = net.freeport
 
 -- pack a call's results with their count
 local function pack(...)

@@ -1,10 +1,13 @@
 -- sockit.core: the classic client flow with raw calls, against an SMTP-like
 -- server running in a child process on a loopback port.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local proc = require("support.proc")
+local errs = require("support.errs")
+local core = env.core()
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
 -- Prints its port, greets one client, answers HELO and QUIT, then prints
 -- the client's address and every line it received (in hex, one a line).
@@ -76,12 +79,12 @@ describe("the classic client flow", function()
     assert.equal(25, core.getservbyname("smtp", "tcp"))
     assert.equal(25, core.getservbyname("smtp"))
     assert.equal(53, core.getservbyname("domain", "udp"))
-    H.fails("EAI_SERVICE", core.getservbyname("no-such-service-here"))
+    errs.fails("EAI_SERVICE", core.getservbyname("no-such-service-here"))
   end)
 
   it("talks to a server with socket, connect, send, recv and close",
      function()
-    local child = H.spawn(server)
+    local child = proc.spawn(server)
     local port = tonumber(child:read("l"))
     assert.is_not_nil(port, "the server did not start")
 

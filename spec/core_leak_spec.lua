@@ -1,21 +1,25 @@
 -- sockit.core: no descriptor leaks (counted in /proc/self/fd), no
 -- descriptor inherited by a child process, and no death by SIGPIPE.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local proc = require("support.proc")
+local net = require("support.net")
+local core = env.core()
 
 local N = 1000
-local PID = H.pid()
-local fdcount = H.fdcount
+local PID = fds.pid()
+local fdcount = fds.count
 
 -- run 'source' in a child lua5.4 that loads sockit from the work tree;
 -- returns its output and how it ended ("exit"/"signal", number)
 local function run_child(source)
-  local out, _, how, status = H.run(source)
+  local out, _, how, status = proc.run(source)
   return out, how, status
 end
 
-local closed_port = H.freeport
+local closed_port = net.freeport
 
 describe("sockit.core descriptors", function()
   before_each(function()
@@ -177,7 +181,7 @@ describe("sockit.core descriptors", function()
 end)
 
 describe("sockit.core writing to a closed peer", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("returns EPIPE instead of killing the process with SIGPIPE", function()
     local out, how, status = run_child([[

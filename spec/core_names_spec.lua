@@ -4,8 +4,8 @@
 -- only under spec/support/isolate (make test), where names come from a
 -- fixed hosts file and no query can leave the machine.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local core = env.core()
 local it_isolated = os.getenv("SOCKIT_ISOLATED") == "1" and it or pending
 
 local function find(list, pred)

@@ -1,8 +1,9 @@
 -- sockit.core: setoption and getoption, every option of the contract set
 -- and read back, the get-only ones, and what raises or fails.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local core = env.core()
 
 -- the real uid and gid, from /proc/self/status
 local function myids()
@@ -226,7 +227,7 @@ describe("sockit.core.setoption and getoption", function()
       local cred = core.getoption(a, "peercred")
       assert.is_table(cred)
       local uid, gid = myids()
-      assert.are.equal(H.pid(), cred.pid)
+      assert.are.equal(fds.pid(), cred.pid)
       assert.are.equal(uid, cred.uid)
       assert.are.equal(gid, cred.gid)
       assert.are.same(cred, core.getoption(b, "peercred"))

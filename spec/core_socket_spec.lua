@@ -1,7 +1,10 @@
 -- sockit.core: socket handles, their life cycle and their timeout setting.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local errs = require("support.errs")
+local core = env.core()
 
 local families = {"inet", "inet6", "unix"}
 local types = {"stream", "dgram", "seqpacket"}
@@ -10,7 +13,7 @@ local types = {"stream", "dgram", "seqpacket"}
 -- SCTP, often not loaded): those fail, they do not raise.
 local unsupported = {"EPROTONOSUPPORT", "ESOCKTNOSUPPORT", "EAFNOSUPPORT"}
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
 describe("core.socket", function()
   for _, family in ipairs(families) do
@@ -18,7 +21,7 @@ describe("core.socket", function()
       it("creates a " .. family .. " " .. stype .. " socket", function()
         local s, msg, code = core.socket(family, stype)
         if not s and family ~= "unix" and stype == "seqpacket" then
-          H.fails(unsupported, s, msg, code)
+          errs.fails(unsupported, s, msg, code)
           return
         end
         assert.is_not_nil(s, msg)
@@ -27,7 +30,7 @@ describe("core.socket", function()
         assert.equal(family, core.getoption(s, "family"))
         assert.equal(stype, core.getoption(s, "type"))
         assert.is_true(s:fileno() >= 0)
-        assert.is_not_nil(H.fdflags(s:fileno()))
+        assert.is_not_nil(fds.flags(s:fileno()))
       end)
     end
   end
@@ -35,13 +38,13 @@ describe("core.socket", function()
   it("opens the descriptor close-on-exec", function()
     local s = core.socket("inet", "stream")
     finally(function() s:close() end)
-    assert.is_true(H.cloexec(s:fileno()))
+    assert.is_true(fds.cloexec(s:fileno()))
   end)
 
   it("opens the descriptor blocking (no timeout)", function()
     local s = core.socket("inet", "stream")
     finally(function() s:close() end)
-    assert.is_false(H.nonblocking(s:fileno()))
+    assert.is_false(fds.nonblocking(s:fileno()))
     assert.is_nil(s:gettimeout())
   end)
 
@@ -55,7 +58,7 @@ describe("core.socket", function()
 
   it("fails with EPROTONOSUPPORT for a protocol that does not fit", function()
     -- UDP (17) is no stream protocol
-    H.fails("EPROTONOSUPPORT", core.socket("inet", "stream", 17))
+    errs.fails("EPROTONOSUPPORT", core.socket("inet", "stream", 17))
   end)
 
   it("raises on an unknown family, type or a bad protocol", function()
@@ -83,7 +86,7 @@ describe("core.socketpair", function()
       assert.equal("socket", core.type(s))
       assert.equal("unix", s:getoption("family"))
       assert.equal("stream", s:getoption("type"))
-      assert.is_true(H.cloexec(s:fileno()))
+      assert.is_true(fds.cloexec(s:fileno()))
     end
     assert.are_not.equal(a:fileno(), b:fileno())
     assert.equal(5, a:send("hello"))
@@ -127,7 +130,7 @@ describe("core.close", function()
     local s = core.socket("inet", "stream")
     local fd = s:fileno()
     assert.is_true(s:close())
-    assert.is_nil(H.fdflags(fd))
+    assert.is_nil(fds.flags(fd))
     assert.is_true(s:close())
     assert.is_true(core.close(s))
   end)
@@ -220,7 +223,7 @@ describe("core.fileno", function()
     local s = core.socket("inet", "dgram")
     local fd = s:fileno()
     assert.is_true(math.type(fd) == "integer" and fd >= 0)
-    assert.is_not_nil(H.fdflags(fd))
+    assert.is_not_nil(fds.flags(fd))
     assert.equal(fd, core.fileno(s))
     s:close()
     assert.equal(-1, s:fileno())
@@ -278,11 +281,11 @@ describe("a to-be-closed socket", function()
     do
       local s <close> = core.socket("inet", "stream")
       saved, fd = s, s:fileno()
-      assert.is_not_nil(H.fdflags(fd))
+      assert.is_not_nil(fds.flags(fd))
     end
     assert.equal(-1, saved:fileno())
     assert.equal("closed socket", core.type(saved))
-    assert.is_nil(H.fdflags(fd))
+    assert.is_nil(fds.flags(fd))
   end)
 
   it("is closed when its scope ends by an error", function()
@@ -308,7 +311,7 @@ describe("collecting sockets", function()
   it("closes their descriptors", function()
     collectgarbage()
     collectgarbage()
-    local before = H.fdcount()
+    local before = fds.count()
     do
       local keep = {}
       for i = 1, 10 do keep[i] = core.socket("inet", "stream") end
@@ -318,11 +321,11 @@ describe("collecting sockets", function()
         keep[#keep + 1] = b
       end
       keep[1]:close()   -- collecting a closed handle is fine too
-      assert.equal(before + 19, H.fdcount())
+      assert.equal(before + 19, fds.count())
     end
     collectgarbage()
     collectgarbage()
-    assert.equal(before, H.fdcount())
+    assert.equal(before, fds.count())
   end)
 end)
 
@@ -336,7 +339,7 @@ describe("core.detach", function()
     assert.equal(-1, a:fileno())
     assert.equal("closed socket", core.type(a))
     assert.is_true(a:close())
-    assert.is_not_nil(H.fdflags(fd))   -- still open
+    assert.is_not_nil(fds.flags(fd))   -- still open
     local c = core.fromfd(fd)
     finally(function() c:close() end)
     assert.equal(fd, c:fileno())
@@ -354,9 +357,9 @@ describe("core.detach", function()
     end
     collectgarbage()
     collectgarbage()
-    assert.is_not_nil(H.fdflags(fd))
+    assert.is_not_nil(fds.flags(fd))
     core.fromfd(fd):close()
-    assert.is_nil(H.fdflags(fd))
+    assert.is_nil(fds.flags(fd))
   end)
 end)
 
@@ -388,37 +391,37 @@ describe("core.fromfd", function()
 
   it("gives a non-blocking descriptor timeout 0", function()
     local s = core.socket("inet", "stream"):settimeout(2.5)
-    assert.is_true(H.nonblocking(s:fileno()))
+    assert.is_true(fds.nonblocking(s:fileno()))
     local t = core.fromfd(s:detach())
     finally(function() t:close() end)
     assert.equal(0, t:gettimeout())
-    assert.is_true(H.nonblocking(t:fileno()))
+    assert.is_true(fds.nonblocking(t:fileno()))
   end)
 
   it("sets close-on-exec and owns the descriptor", function()
     local s = core.socket("unix", "stream")
     local fd = s:detach()
     local t = core.fromfd(fd)
-    assert.is_true(H.cloexec(fd))
+    assert.is_true(fds.cloexec(fd))
     t:close()
-    assert.is_nil(H.fdflags(fd))
+    assert.is_nil(fds.flags(fd))
   end)
 
   it("fails with EBADF on a descriptor that is not open", function()
     local s = core.socket("inet", "stream")
     local fd = s:detach()
     core.fromfd(fd):close()
-    H.fails("EBADF", core.fromfd(fd))
+    errs.fails("EBADF", core.fromfd(fd))
   end)
 
   it("fails with ENOTSOCK on a regular file and leaves it open", function()
-    local dir = H.tmpdir()
+    local dir = files.tmpdir()
     local path = dir .. "/plain"
     local f = assert(io.open(path, "w"))
-    local fd = H.fd_for_path(path)
+    local fd = fds.for_path(path)
     assert.is_not_nil(fd, "descriptor of the file not found")
-    H.fails("ENOTSOCK", core.fromfd(fd))
-    assert.is_not_nil(H.fdflags(fd))
+    errs.fails("ENOTSOCK", core.fromfd(fd))
+    assert.is_not_nil(fds.flags(fd))
     assert.truthy(f:write("still mine"))
     assert.is_true(f:close())
   end)
@@ -465,15 +468,15 @@ describe("core.settimeout and core.gettimeout", function()
     local s = core.socket("inet", "stream")
     finally(function() s:close() end)
     local fd = s:fileno()
-    assert.is_false(H.nonblocking(fd))
+    assert.is_false(fds.nonblocking(fd))
     s:settimeout(0)
-    assert.is_true(H.nonblocking(fd))
+    assert.is_true(fds.nonblocking(fd))
     s:settimeout(nil)
-    assert.is_false(H.nonblocking(fd))
+    assert.is_false(fds.nonblocking(fd))
     s:settimeout(0.5)
-    assert.is_true(H.nonblocking(fd))
+    assert.is_true(fds.nonblocking(fd))
     s:settimeout(-1)
-    assert.is_false(H.nonblocking(fd))
+    assert.is_false(fds.nonblocking(fd))
   end)
 
   it("are per socket", function()

@@ -2,21 +2,22 @@
 -- from this spec: plain blocking streams, and scheduler tasks where the
 -- clients must talk and listen at the same time.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local proc = require("support.proc")
+local core = env.core()
 local sockit = require("sockit")
 
 local TIMEOUT = 20  -- seconds a client waits for the server before failing
 
 -- Starts the server, whose first line tells its port.
 local function start(args)
-  local server = H.start(H.LUA .. "examples/chat_server.lua --port 0 " .. (args or ""))
+  local server = proc.start(env.LUA .. "examples/chat_server.lua --port 0 " .. (args or ""))
   assert(server.host == "127.0.0.1" and server.port,
          "the chat server did not start: " .. tostring(server.line))
   return server
 end
 
-local stop = H.stop
+local stop = proc.stop
 
 local streams = {}
 

@@ -2,17 +2,20 @@
 -- (started here on free loopback ports, 127.0.0.1 and ::1) and against
 -- scripted servers this spec plays itself.
 
-local H = dofile("spec/support/helpers.lua")
+local env = require("support.env")
+local files = require("support.files")
+local proc = require("support.proc")
+local net = require("support.net")
 local sockit = require("sockit")
-local core = H.core()
+local core = env.core()
 
-local q = H.quote
-local HTTP_GET = H.LUA .. "examples/http_get.lua "
+local q = env.quote
+local HTTP_GET = env.LUA .. "examples/http_get.lua "
 -- Programs that are not under test run without the sanitizer runtimes
 -- `make asan` preloads (their own leaks at exit would fail them).
 local NGINX = "env -u LD_PRELOAD /usr/sbin/nginx"
 
-local write_file = H.write_file
+local write_file = files.write
 
 local function sha256(path)
   local p = assert(io.popen("sha256sum " .. q(path)))
@@ -24,7 +27,7 @@ end
 -- Starts http_get in the background, stdout and stderr going to files;
 -- `finish()` waits for it and gives status, stdout, stderr.
 local function background(args)
-  return H.background(HTTP_GET .. args)
+  return proc.background(HTTP_GET .. args)
 end
 
 local function http_get(args)
@@ -109,7 +112,7 @@ describe("examples/http_get.lua against nginx", function()
   local dir, nginx, port, www
 
   lazy_setup(function()
-    dir = H.tmpdir()
+    dir = files.tmpdir()
     www = dir .. "/www"
     -- nginx's workers drop root privileges: they must be able to read.
     assert(os.execute(("mkdir -p %s/chunked %s/tmp && chmod -R a+rX %s"):format(
@@ -131,11 +134,11 @@ describe("examples/http_get.lua against nginx", function()
 
   lazy_teardown(function()
     if nginx then stop_nginx(nginx) end
-    H.cleanup()
+    files.cleanup()
   end)
 
   it("downloads a few MB over IPv4, sized by Content-Length", function()
-    local out = H.tmpdir() .. "/big.bin"
+    local out = files.tmpdir() .. "/big.bin"
     local status, _, err = http_get(("http://127.0.0.1:%d/big.bin %s"):format(port, q(out)))
     assert.are.equal(0, status, err)
     assert.is_truthy(err:find("^HTTP/1%.1 200"))
@@ -143,7 +146,7 @@ describe("examples/http_get.lua against nginx", function()
   end)
 
   it("downloads over IPv6 with a bracketed literal in the URL", function()
-    local out = H.tmpdir() .. "/big.bin"
+    local out = files.tmpdir() .. "/big.bin"
     local status, _, err = http_get(("http://[::1]:%d/big.bin %s"):format(port, q(out)))
     assert.are.equal(0, status, err)
     assert.are.equal(sha256(www .. "/big.bin"), sha256(out))
@@ -158,7 +161,7 @@ describe("examples/http_get.lua against nginx", function()
     assert.are.equal("chunked", headers["transfer-encoding"])
     assert.is_nil(headers["content-length"])
 
-    local out = H.tmpdir() .. "/big.html"
+    local out = files.tmpdir() .. "/big.html"
     local status, _, err = http_get(("http://[::1]:%d/chunked/big.html %s"):format(port, q(out)))
     assert.are.equal(0, status, err)
     assert.are.equal(sha256(www .. "/chunked/big.html"), sha256(out))
@@ -184,7 +187,7 @@ describe("examples/http_get.lua against nginx", function()
 end)
 
 describe("examples/http_get.lua against a scripted server", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   -- Runs http_get on `url_path` against a server on `host` that answers
   -- with `response`; gives status, stdout, stderr, request line, headers.
@@ -271,10 +274,10 @@ describe("examples/http_get.lua against a scripted server", function()
 end)
 
 describe("examples/http_get.lua failures", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("exits 1 with ECONNREFUSED when nothing listens", function()
-    local status, _, err = http_get(("http://127.0.0.1:%d/"):format(H.freeport()))
+    local status, _, err = http_get(("http://127.0.0.1:%d/"):format(net.freeport()))
     assert.are.equal(1, status)
     assert.is_truthy(err:find("ECONNREFUSED", 1, true))
   end)

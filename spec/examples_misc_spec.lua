@@ -2,21 +2,24 @@
 -- run as child processes, with clients from this spec, from socat, and from
 -- the examples themselves.
 
-local H = dofile("spec/support/helpers.lua")
+local env = require("support.env")
+local files = require("support.files")
+local proc = require("support.proc")
+local net = require("support.net")
 local sockit = require("sockit")
-local core = H.core()
+local core = env.core()
 
-local q = H.quote
-local LUA = H.LUA
-local read_file, write_file = H.read_file, H.write_file
-local start, wait, stop, run = H.start, H.wait, H.stop, H.exec
+local q = env.quote
+local LUA = env.LUA
+local read_file, write_file = files.read, files.write
+local start, wait, stop, run = proc.start, proc.wait, proc.stop, proc.exec
 
 describe("examples/echo_server.lua", function()
   local server
 
   after_each(function()
     stop(server)
-    H.cleanup()
+    files.cleanup()
   end)
 
   it("echoes binary data back to a sockit client, then exits after --count", function()
@@ -24,7 +27,7 @@ describe("examples/echo_server.lua", function()
     assert.are.equal("127.0.0.1", server.host)
     for i = 1, 2 do
       local conn = assert(sockit.connect("127.0.0.1", server.port))
-      local data = H.bytes(1000 + i, i)
+      local data = net.bytes(1000 + i, i)
       assert(conn:write(data))
       assert.are.equal(data, conn:read(#data))
       assert(conn:write("line\0with zero\n"))
@@ -39,8 +42,8 @@ describe("examples/echo_server.lua", function()
 
   it("echoes 4 MB to socat, which sends and receives at once", function()
     server = start(LUA .. "examples/echo_server.lua --port 0 --count 1")
-    local dir = H.tmpdir()
-    write_file(dir .. "/in", H.bytes(4 * 1024 * 1024 + 3, 11))
+    local dir = files.tmpdir()
+    write_file(dir .. "/in", net.bytes(4 * 1024 * 1024 + 3, 11))
     -- -t: once its input is sent, socat waits for the echo to end. It runs
     -- without the sanitizer runtimes `make asan` preloads: not under test.
     local cmd = ("env -u LD_PRELOAD socat -t 60 - TCP:127.0.0.1:%d <%s >%s"):format(
@@ -70,7 +73,7 @@ describe("examples/udp_echo.lua", function()
 
   after_each(function()
     stop(server)
-    H.cleanup()
+    files.cleanup()
   end)
 
   it("echoes datagrams to its own client", function()
@@ -89,7 +92,7 @@ describe("examples/udp_echo.lua", function()
     local sock = core.socket("inet6", "dgram")
     assert(sock:bind("::1", 0))
     sock:settimeout(10)
-    local data = H.bytes(1400, 5)
+    local data = net.bytes(1400, 5)
     assert(sock:sendto(data, "::1", server.port))
     local got, host, port = sock:recvfrom(2000)
     assert.are.equal(data, got)
@@ -120,7 +123,7 @@ describe("examples/unix_echo.lua", function()
 
   after_each(function()
     stop(server)
-    H.cleanup()
+    files.cleanup()
   end)
 
   local function start_unix(path, count)
@@ -130,7 +133,7 @@ describe("examples/unix_echo.lua", function()
   end
 
   it("echoes lines to its own client and removes its socket file", function()
-    local path = H.tmppath("echo.sock")
+    local path = files.tmppath("echo.sock")
     server = start_unix(path, 1)
     local status, out, err = run(LUA .. "examples/unix_echo.lua client " .. q(path)
       .. " first " .. q("second line") .. " " .. q(""))
@@ -141,7 +144,7 @@ describe("examples/unix_echo.lua", function()
   end)
 
   it("answers a sockit client line by line, keeping a last line without newline", function()
-    local path = H.tmppath("echo.sock")
+    local path = files.tmppath("echo.sock")
     server = start_unix(path, 2)
     for _ = 1, 2 do
       local conn = assert(sockit.connect_unix(path))
@@ -156,7 +159,7 @@ describe("examples/unix_echo.lua", function()
   end)
 
   it("replaces a stale socket file", function()
-    local path = H.tmppath("echo.sock")
+    local path = files.tmppath("echo.sock")
     local stale = core.socket("unix", "stream")
     assert(stale:bind(path))
     stale:close()
@@ -167,7 +170,7 @@ describe("examples/unix_echo.lua", function()
 
   it("client fails when nobody listens", function()
     local status, _, err = run(LUA .. "examples/unix_echo.lua client "
-      .. q(H.tmppath("nobody.sock")) .. " x")
+      .. q(files.tmppath("nobody.sock")) .. " x")
     assert.are_not.equal(0, status)
     assert.is_truthy(err:find("ENOENT", 1, true))
   end)

@@ -3,18 +3,21 @@
 -- Debian's aiosmtpd (an SMTP server written elsewhere) and against scripted
 -- servers this spec plays itself.
 
-local H = dofile("spec/support/helpers.lua")
+local env = require("support.env")
+local files = require("support.files")
+local proc = require("support.proc")
+local net = require("support.net")
 local sockit = require("sockit")
 
-local q = H.quote
-local LUA = H.LUA
+local q = env.quote
+local LUA = env.LUA
 -- Debian's python3 (aiosmtpd is a Debian package), without the sanitizer
 -- runtimes `make asan` preloads: it is not under test.
 local PYTHON = "env -u LD_PRELOAD /usr/bin/python3"
 
-local read_file, write_file = H.read_file, H.write_file
-local start, wait, stop, run = H.start, H.wait, H.stop, H.exec
-local background = H.background
+local read_file, write_file = files.read, files.write
+local start, wait, stop, run = proc.start, proc.wait, proc.stop, proc.exec
+local background = proc.background
 
 local function sendmail(port, args)
   return LUA .. "examples/sendmail.lua --host 127.0.0.1 --port " .. port .. " " .. args
@@ -107,7 +110,7 @@ describe("examples/smtp_sink.lua", function()
   local sink, out, conn
 
   before_each(function()
-    out = H.tmpdir() .. "/mail"
+    out = files.tmpdir() .. "/mail"
     sink = start(LUA .. "examples/smtp_sink.lua --port 0 --out " .. q(out))
     assert.is_truthy(sink.port, "the sink did not start: " .. tostring(sink.line))
     conn = assert(sockit.connect("127.0.0.1", sink.port))
@@ -117,7 +120,7 @@ describe("examples/smtp_sink.lua", function()
   after_each(function()
     if conn then conn:close() end
     stop(sink)
-    H.cleanup()
+    files.cleanup()
   end)
 
   it("prints the port it picked on its first line", function()
@@ -238,10 +241,10 @@ describe("examples/smtp_sink.lua", function()
 end)
 
 describe("examples/smtp_sink.lua --count", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("exits by itself after N messages", function()
-    local out = H.tmpdir() .. "/mail"
+    local out = files.tmpdir() .. "/mail"
     local sink = start(LUA .. "examples/smtp_sink.lua --port 0 --count 2 --out " .. q(out))
     finally(function() stop(sink) end)
     assert.is_truthy(sink.port)
@@ -259,10 +262,10 @@ describe("examples/smtp_sink.lua --count", function()
 end)
 
 describe("examples/sendmail.lua", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("delivers a message to the sink byte for byte", function()
-    local out = H.tmpdir() .. "/mail"
+    local out = files.tmpdir() .. "/mail"
     local sink = start(LUA .. "examples/smtp_sink.lua --port 0 --count 1 --out " .. q(out))
     finally(function() stop(sink) end)
     assert.is_truthy(sink.port)
@@ -279,7 +282,7 @@ describe("examples/sendmail.lua", function()
   end)
 
   it("takes the body from --body", function()
-    local out = H.tmpdir() .. "/mail"
+    local out = files.tmpdir() .. "/mail"
     local sink = start(LUA .. "examples/smtp_sink.lua --port 0 --count 1 --out " .. q(out))
     finally(function() stop(sink) end)
     local status, _, err = run(sendmail(sink.port,
@@ -293,7 +296,7 @@ describe("examples/sendmail.lua", function()
     local server, out
 
     before_each(function()
-      local dir = H.tmpdir()
+      local dir = files.tmpdir()
       out = dir .. "/mail"
       -- A handler that writes the envelope and the data exactly as received.
       write_file(dir .. "/server.py", [[
@@ -361,7 +364,7 @@ asyncio.run(main())
 
     after_each(function()
       listener:close()
-      H.cleanup()
+      files.cleanup()
     end)
 
     -- Starts sendmail, accepts its connection and plays `script`, a list of
@@ -447,7 +450,7 @@ asyncio.run(main())
 
   it("fails with status 1 and ECONNREFUSED when nothing listens", function()
     local args = "--from a@example.org --to b@example.org"
-    local status, _, err = run(sendmail(H.freeport(), args), "")
+    local status, _, err = run(sendmail(net.freeport(), args), "")
     assert.are.equal(1, status)
     assert.is_truthy(err:find("ECONNREFUSED", 1, true))
   end)

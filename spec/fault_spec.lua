@@ -10,8 +10,12 @@
 -- are blocked in a call. Child scripts bound their own lifetime, so a
 -- library that misbehaves makes a test fail, never hang.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local proc = require("support.proc")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
 -- The child peer's prologue: connects to 127.0.0.1, port `...`.
@@ -25,9 +29,9 @@ assert(core.connect(s, "127.0.0.1", port))
 -- Starts `code` (after CONNECT) in a child lua5.4, waits for it to
 -- connect and returns the accepted socket and the child.
 local function child_peer(code, ...)
-  local l, port = H.listener()
+  local l, port = net.listener()
   core.settimeout(l, 60)  -- a child that never connects fails the test
-  local child = H.spawn(CONNECT .. code, {port, ...})
+  local child = proc.spawn(CONNECT .. code, {port, ...})
   local s, msg, err = core.accept(l)
   core.close(l)
   if not s then
@@ -68,17 +72,17 @@ local function pattern(n, off)
 end
 
 describe("a connection reset by the peer (SO_LINGER 0, then close)", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("reaches core.recv after the data sent before it, then end of stream", function()
-    local c, a = H.tcppair()
+    local c, a = net.tcppair()
     finally(function() core.close(c) end)
     assert.are.equal(12, core.send(a, "before fault"))
     arrived(c, 12)
     assert(core.setoption(a, "linger", 0))
     core.close(a)
-    assert.are.equal("before fault", H.recvall(c, 12))
-    H.fails("ECONNRESET", core.recv(c, 100))
+    assert.are.equal("before fault", net.recvall(c, 12))
+    errs.fails("ECONNRESET", core.recv(c, 100))
     assert.are.equal("", core.recv(c, 100))
   end)
 
@@ -95,7 +99,7 @@ describe("a connection reset by the peer (SO_LINGER 0, then close)", function()
     ]])
     local st = sockit.stream(s)
     finally(function() st:close() end)
-    H.fails("ECONNRESET", st:read("l"))
+    errs.fails("ECONNRESET", st:read("l"))
     assert.are.equal("a partial line", st:read(14))
     assert.is_nil(st:read("l"))
     local out, ok = finish(child)
@@ -104,15 +108,15 @@ describe("a connection reset by the peer (SO_LINGER 0, then close)", function()
   end)
 
   it("fails a Stream read('a') with ECONNRESET and keeps what it received", function()
-    local c, a = H.tcppair()
-    local data = H.bytes(60000)
+    local c, a = net.tcppair()
+    local data = net.bytes(60000)
     local st = sockit.stream(c)
     finally(function() st:close() end)
-    assert(H.sendall(a, data))
+    assert(net.sendall(a, data))
     arrived(c, #data)
     assert(core.setoption(a, "linger", 0))
     core.close(a)
-    H.fails("ECONNRESET", st:read("a"))
+    errs.fails("ECONNRESET", st:read("a"))
     assert.is_true(data == st:read(#data), "the data before the reset changed")
     assert.are.equal("", st:read("a"))
   end)
@@ -133,7 +137,7 @@ describe("a connection reset by the peer (SO_LINGER 0, then close)", function()
       core.close(s)
       io.write(table.concat(got))  -- after the reset: the writer reads this last
     ]], want)
-    local data = H.bytes(16 * 1024 * 1024)
+    local data = net.bytes(16 * 1024 * 1024)
     local st = sockit.stream(s)
     finally(function() st:close() end)
     local r = table.pack(st:write(data))
@@ -150,15 +154,15 @@ describe("a connection reset by the peer (SO_LINGER 0, then close)", function()
 end)
 
 describe("a half-closed connection", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("the peer stops writing: every line arrives, then end of stream, and we can still write",
      function()
-    local c, a = H.tcppair()
+    local c, a = net.tcppair()
     finally(function() core.close(a) end)
     local st = sockit.stream(c)
     finally(function() st:close() end)
-    assert(H.sendall(a, "first\nsecond\nno newline"))
+    assert(net.sendall(a, "first\nsecond\nno newline"))
     assert(core.shutdown(a, "w"))
     assert.are.equal("first", st:read("l"))
     assert.are.same({"second\n", "no newline"}, {st:read("L", "a")})
@@ -166,21 +170,21 @@ describe("a half-closed connection", function()
     assert.is_nil(st:read(1))
     assert.are.equal("", st:read("a"))
     assert.are.equal(st, st:write("reply after the peer's end"))
-    assert.are.equal("reply after the peer's end", H.recvall(a, 26))
+    assert.are.equal("reply after the peer's end", net.recvall(a, 26))
   end)
 
   it("we stop writing: the peer reads to end of stream and its answer still arrives",
      function()
-    local c, a = H.tcppair()
+    local c, a = net.tcppair()
     finally(function() core.close(a) end)
     local st = sockit.stream(c)
     finally(function() st:close() end)
-    local request = H.bytes(300000)
+    local request = net.bytes(300000)
     assert.are.equal(st, st:write(request))
     assert(st:shutdown("w"))
-    assert.is_true(request == H.recvall(a, #request + 1))  -- stops at the end
+    assert.is_true(request == net.recvall(a, #request + 1))  -- stops at the end
     assert.are.equal("", core.recv(a, 1))
-    assert(H.sendall(a, "the answer\n"))
+    assert(net.sendall(a, "the answer\n"))
     core.close(a)
     assert.are.equal("the answer", st:read("l"))
     assert.is_nil(st:read("l"))
@@ -192,7 +196,7 @@ describe("a half-closed connection", function()
   end)
 
   it("we stop reading: reads see end of stream and writing goes on", function()
-    local c, a = H.tcppair()
+    local c, a = net.tcppair()
     finally(function() core.close(a) end)
     local st = sockit.stream(c)
     finally(function() st:close() end)
@@ -200,7 +204,7 @@ describe("a half-closed connection", function()
     assert.is_nil(st:read("l"))
     assert.are.equal("", st:read("a"))
     assert.are.equal(st, st:write("still writing"))
-    assert.are.equal("still writing", H.recvall(a, 13))
+    assert.are.equal("still writing", net.recvall(a, 13))
   end)
 end)
 
@@ -226,7 +230,7 @@ local function digits(n)
 end
 
 describe("a peer that dribbles one byte every few milliseconds", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("gives a whole line within a generous read timeout", function()
     local s, child = child_peer([[
@@ -252,7 +256,7 @@ describe("a peer that dribbles one byte every few milliseconds", function()
     finally(function() st:close() end)
     -- the line never ends while we do not answer: the deadline covers the
     -- call, so it must pass even though no single wait is longer than 5 ms
-    H.fails("ETIMEDOUT", st:read("l"))
+    errs.fails("ETIMEDOUT", st:read("l"))
     assert.are.equal(st, st:write("stop"))
     st:settimeout(nil)
     local line = st:read("l")
@@ -265,12 +269,12 @@ describe("a peer that dribbles one byte every few milliseconds", function()
 end)
 
 describe("a peer that never reads", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("makes a Stream write of megabytes fail with ETIMEDOUT and the count sent", function()
-    local c, a = H.tcppair()
+    local c, a = net.tcppair()
     finally(function() core.close(a) end)
-    local data = H.bytes(32 * 1024 * 1024)
+    local data = net.bytes(32 * 1024 * 1024)
     local st = sockit.stream(c, {timeout = 0.2})
     local r = table.pack(st:write(data))
     assert.is_nil(r[1])
@@ -279,19 +283,19 @@ describe("a peer that never reads", function()
     assert.is_true(sent > 0 and sent < #data, "sent " .. tostring(sent))
     st:close()
     -- the peer gets exactly the bytes counted as sent, then end of stream
-    local got = H.recvall(a, #data)
+    local got = net.recvall(a, #data)
     assert.are.equal(sent, #got)
     assert.is_true(data:sub(1, sent) == got, "the peer received other bytes")
   end)
 
   it("makes core.send with timeout 0 fail with EAGAIN once the buffers are full", function()
-    local c, a = H.tcppair()
+    local c, a = net.tcppair()
     finally(function()
       core.close(a)
       core.close(c)
     end)
     core.settimeout(c, 0)
-    local block, sent, code = H.bytes(65536), 0, nil
+    local block, sent, code = net.bytes(65536), 0, nil
     for _ = 1, 10000 do
       local n, _, e = core.send(c, block)
       if not n then
@@ -306,7 +310,7 @@ describe("a peer that never reads", function()
 end)
 
 describe("a peer sending 100 MB without a newline", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("fails read('l') with EMSGSIZE within the line limit's memory, and loses no byte",
      function()
@@ -325,13 +329,13 @@ describe("a peer sending 100 MB without a newline", function()
     collectgarbage()
     collectgarbage()
     local base = collectgarbage("count")
-    H.fails("EMSGSIZE", st:read("l"))
+    errs.fails("EMSGSIZE", st:read("l"))
     collectgarbage()
     collectgarbage()
     local grown = collectgarbage("count") - base
     -- the buffer holds about the line limit (64 KiB) and one receive more
     assert.is_true(grown < 1024, ("memory grew by %.0f KiB"):format(grown))
-    H.fails("EMSGSIZE", st:read("l"))  -- again, with nothing consumed
+    errs.fails("EMSGSIZE", st:read("l"))  -- again, with nothing consumed
     -- every byte is still there, in order: drain and compare
     local got = 0
     while true do
@@ -347,7 +351,7 @@ describe("a peer sending 100 MB without a newline", function()
 end)
 
 describe("a listener whose backlog is full", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   it("(TCP) makes the next connect time out, and the queued ones still work", function()
     local l = core.socket("inet", "stream")
@@ -377,11 +381,11 @@ describe("a listener whose backlog is full", function()
     core.settimeout(l, 10)
     for i, c in ipairs(clients) do
       core.settimeout(c, nil)
-      assert(H.sendall(c, "client " .. i))
+      assert(net.sendall(c, "client " .. i))
     end
     for i = 1, #clients do
       local a = assert(core.accept(l))
-      assert.are.equal("client " .. i, H.recvall(a, #("client " .. i)))
+      assert.are.equal("client " .. i, net.recvall(a, #("client " .. i)))
       core.close(a)
     end
     -- with room again, a new client gets in
@@ -392,7 +396,7 @@ describe("a listener whose backlog is full", function()
   end)
 
   it("(Unix) fails a connect with EAGAIN at timeout 0 and ETIMEDOUT with a timeout", function()
-    local path = H.tmppath()
+    local path = files.tmppath()
     local l = core.socket("unix", "stream")
     assert(core.bind(l, path))
     assert(core.listen(l, 1))
@@ -418,12 +422,12 @@ describe("a listener whose backlog is full", function()
     local c = core.socket("unix", "stream")
     clients[#clients + 1] = c
     core.settimeout(c, 0.2)
-    H.fails("ETIMEDOUT", core.connect(c, path))
+    errs.fails("ETIMEDOUT", core.connect(c, path))
     -- the queued connections work, and accepting one makes room for one more
     core.settimeout(clients[1], nil)
-    assert(H.sendall(clients[1], "queued"))
+    assert(net.sendall(clients[1], "queued"))
     local a = assert(core.accept(l))
-    assert.are.equal("queued", H.recvall(a, 6))
+    assert.are.equal("queued", net.recvall(a, 6))
     core.close(a)
     local d = core.socket("unix", "stream")
     clients[#clients + 1] = d
@@ -449,7 +453,7 @@ end
 -- Runs `code` in a child lua5.4 under strace with the first `syscall`
 -- failing with EINTR: output, exited with 0, strace's log.
 local function interrupted(syscall, code)
-  local dir = H.tmpdir()
+  local dir = files.tmpdir()
   local script, log = dir .. "/child.lua", dir .. "/strace.log"
   local f = assert(io.open(script, "w"))
   f:write("local core = require('sockit.core')\n", code)
@@ -460,14 +464,14 @@ local function interrupted(syscall, code)
   local preload, asan = os.getenv("LD_PRELOAD"), os.getenv("ASAN_OPTIONS")
   local child = ""
   if preload then
-    child = "env LD_PRELOAD=" .. H.quote(preload) .. " ASAN_OPTIONS="
-            .. H.quote((asan and asan .. ":" or "") .. "detect_leaks=0")
+    child = "env LD_PRELOAD=" .. env.quote(preload) .. " ASAN_OPTIONS="
+            .. env.quote((asan and asan .. ":" or "") .. "detect_leaks=0")
   end
   local cmd = table.concat({
-    "LUA_PATH=" .. H.quote(H.LUA_PATH), "LUA_CPATH=" .. H.quote(H.LUA_CPATH),
-    "LUA_INIT=", "env -u LD_PRELOAD", H.quote(STRACE), "-o", H.quote(log),
+    "LUA_PATH=" .. env.quote(env.LUA_PATH), "LUA_CPATH=" .. env.quote(env.LUA_CPATH),
+    "LUA_INIT=", "env -u LD_PRELOAD", env.quote(STRACE), "-o", env.quote(log),
     "-e", "trace=" .. syscall, "-e", "inject=" .. syscall .. ":error=EINTR:when=1",
-    child, H.quote(H.lua), H.quote(script), "2>&1"}, " ")
+    child, env.quote(env.lua), env.quote(script), "2>&1"}, " ")
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   local ok, how, status = p:close()
@@ -543,7 +547,7 @@ local EINTR_CASES = {
 }
 
 describe("a system call interrupted by a signal (EINTR, injected with strace)", function()
-  after_each(H.cleanup)
+  after_each(files.cleanup)
 
   for _, case in ipairs(EINTR_CASES) do
     local name, syscall, code, expected = case[1], case[2], case[3], case[4]

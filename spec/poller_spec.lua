@@ -5,8 +5,11 @@
 -- poll(2) fallback (make build-poll, build/poll/sockit/core.so): one Lua
 -- state cannot hold both, since they share the metatable names.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local errs = require("support.errs")
+local files = require("support.files")
+local core = env.core()
 
 local BACKEND = os.getenv("SOCKIT_POLLER_BACKEND") or "epoll"
 
@@ -36,7 +39,7 @@ local function readyset(p, n)
   return t
 end
 
-local nofile = H.nofile
+local nofile = fds.nofile
 
 describe("core.poller()", function()
   it("makes a poller of the " .. BACKEND .. " backend, watching nothing", function()
@@ -77,7 +80,7 @@ describe("poller:add", function()
     local p = poller()
     local a = pair()
     assert(p:add(a, "r"))
-    H.fails("EEXIST", p:add(a, "w"))
+    errs.fails("EEXIST", p:add(a, "w"))
     assert.matches("1 watched", tostring(p))
   end)
 
@@ -120,7 +123,7 @@ describe("poller:add", function()
   end)
 end)
 
-local function fifo() return H.fifo(finally) end
+local function fifo() return files.fifo(finally) end
 
 describe("poller:add with a descriptor number", function()
   it("watches what is not a socket (a pipe), reported as its number", function()
@@ -142,13 +145,13 @@ describe("poller:add with a descriptor number", function()
     local p = poller()
     local _, fd = fifo()
     assert(p:add(fd, "r"))
-    H.fails("EEXIST", p:add(fd, "w"))
+    errs.fails("EEXIST", p:add(fd, "w"))
     assert.is_true(p:modify(fd, "w"))
     assert.are.equal(1, p:wait(5))
     assert.are.equal("w", select(2, p:ready(1)))
     assert.is_true(p:remove(fd))
-    H.fails("ENOENT", p:remove(fd))
-    assert.is_truthy(H.fdflags(fd))
+    errs.fails("ENOENT", p:remove(fd))
+    assert.is_truthy(fds.flags(fd))
   end)
 
   it("fails with EEXIST for the number of a socket watched, until it closes", function()
@@ -156,8 +159,8 @@ describe("poller:add with a descriptor number", function()
     local a = pair()
     local fd = a:fileno()
     assert(p:add(a, "r"))
-    H.fails("EEXIST", p:add(fd, "r"))
-    H.fails("ENOENT", p:remove(fd))
+    errs.fails("EEXIST", p:add(fd, "r"))
+    errs.fails("ENOENT", p:remove(fd))
     local f, fifofd = fifo()
     assert(p:add(fifofd, "r"))
     f:write("x")
@@ -168,10 +171,10 @@ describe("poller:add with a descriptor number", function()
 
   it("raises for a negative number, a fraction or one past int", function()
     local p = poller()
-    assert.matches("invalid descriptor", H.raised(p.add, p, -1, "r"))
-    assert.matches("invalid descriptor", H.raised(p.add, p, 2^31, "r"))
-    assert.matches("integer representation", H.raised(p.add, p, 1.5, "r"))
-    assert.matches("descriptor expected", H.raised(p.add, p, "0", "r"))
+    assert.matches("invalid descriptor", errs.raised(p.add, p, -1, "r"))
+    assert.matches("invalid descriptor", errs.raised(p.add, p, 2^31, "r"))
+    assert.matches("integer representation", errs.raised(p.add, p, 1.5, "r"))
+    assert.matches("descriptor expected", errs.raised(p.add, p, "0", "r"))
   end)
 end)
 
@@ -191,7 +194,7 @@ describe("poller:modify", function()
   it("fails with ENOENT for an object not watched", function()
     local p = poller()
     local a = pair()
-    H.fails("ENOENT", p:modify(a, "r"))
+    errs.fails("ENOENT", p:modify(a, "r"))
   end)
 
   it("raises for unknown events", function()
@@ -210,7 +213,7 @@ describe("poller:remove", function()
     assert.is_true(p:remove(a))
     assert.are.equal(0, p:wait(0))
     assert.matches("0 watched", tostring(p))
-    H.fails("ENOENT", p:remove(a))
+    errs.fails("ENOENT", p:remove(a))
   end)
 
   it("forgets a socket closed since it was added", function()
@@ -220,7 +223,7 @@ describe("poller:remove", function()
     a:close()
     assert.is_true(p:remove(a))
     assert.matches("0 watched", tostring(p))
-    H.fails("ENOENT", p:remove(a))
+    errs.fails("ENOENT", p:remove(a))
   end)
 
   it("reports nothing for a socket closed while watched, on every backend", function()
@@ -313,7 +316,7 @@ describe("a poller holding a handle", function()
     end
     collectgarbage("collect")
     collectgarbage("collect")
-    assert.is_not_nil(H.fdflags(fd))
+    assert.is_not_nil(fds.flags(fd))
     assert(b:send("x"))
     assert.are.equal(1, p:wait(5))
     local obj = p:ready(1)
@@ -325,7 +328,7 @@ describe("a poller holding a handle", function()
     p:close()
     collectgarbage("collect")
     collectgarbage("collect")
-    assert.is_nil(H.fdflags(fd))
+    assert.is_nil(fds.flags(fd))
   end)
 end)
 
@@ -400,7 +403,7 @@ describe("core.resolve", function()
     finally(function() req:cancel() end)
     assert(p:add(req, "r"))
     assert.are.equal(1, p:wait(30))
-    H.fails("EAI_NONAME", req:result())
+    errs.fails("EAI_NONAME", req:result())
   end)
 
   it("fails with ECANCELED once cancelled, and cannot be watched", function()
@@ -409,7 +412,7 @@ describe("core.resolve", function()
     assert.is_true(req:cancel())
     assert.is_true(req:cancel())
     assert.are.equal(-1, req:fileno())
-    H.fails("ECANCELED", req:result())
+    errs.fails("ECANCELED", req:result())
     assert.has_error(function() p:add(req, "r") end)
   end)
 
@@ -420,6 +423,76 @@ describe("core.resolve", function()
     assert.is_true(p:remove(req))
     req:cancel()
     assert.are.equal(0, p:wait(0))
+  end)
+end)
+
+describe("a poller's onclose", function()
+  it("is called with a watched socket closed by core.close", function()
+    local seen = {}
+    local p = assert(core.poller(function(obj) seen[#seen + 1] = obj end))
+    finally(function() p:close() end)
+    local a, b = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.are.equal(1, b:send("x"))
+    core.close(a)
+    assert.are.same({a}, seen)
+    assert.are.equal(0, p:wait(0))     -- never reported
+    assert.is_true(p:remove(a))        -- held until removed, as before
+  end)
+
+  it("is not called for a socket removed before its close", function()
+    local calls = 0
+    local p = assert(core.poller(function() calls = calls + 1 end))
+    finally(function() p:close() end)
+    local a = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.is_true(p:remove(a))
+    a:close()
+    assert.are.equal(0, calls)
+  end)
+
+  it("is not called once the poller is closed", function()
+    local calls = 0
+    local p = assert(core.poller(function() calls = calls + 1 end))
+    local a = pair()
+    assert.is_true(p:add(a, "r"))
+    p:close()
+    a:close()
+    assert.are.equal(0, calls)
+  end)
+
+  it("is called once for each poller watching the socket", function()
+    local calls = 0
+    local function count() calls = calls + 1 end
+    local p, q = assert(core.poller(count)), assert(core.poller(count))
+    finally(function()
+      p:close()
+      q:close()
+    end)
+    local a = pair()
+    assert.is_true(p:add(a, "r"))
+    assert.is_true(q:add(a, "w"))
+    a:close()
+    assert.are.equal(2, calls)
+    a:close()
+    assert.are.equal(2, calls)
+  end)
+
+  it("must be a function", function()
+    assert.has_error(function() core.poller(42) end)
+  end)
+end)
+
+describe("core.close on a socket a task waits on", function()
+  it("wakes the task with ECANCELED and run() returns", function()
+    local sockit = require("sockit")
+    local a = pair()
+    local s = sockit.stream(a)
+    local r
+    sockit.spawn(function() r = table.pack(s:read("l")) end)
+    sockit.spawn(function() core.close(a) end)
+    assert.is_true(sockit.run())
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
   end)
 end)
 
@@ -434,15 +507,15 @@ if BACKEND == "epoll" then
              "make build-poll failed")
       local busted = assert(io.popen("command -v busted")):read("l")
       assert(busted, "busted not found")
-      local cpath = H.root .. "/build/poll/?.so;;"
+      local cpath = env.root .. "/build/poll/?.so;;"
       local cmd = table.concat({
-        "cd", H.quote(H.root), "&&",
+        "cd", env.quote(env.root), "&&",
         "timeout -k 5 600 env",
         "SOCKIT_POLLER_BACKEND=poll",
-        "LUA_CPATH=" .. H.quote(cpath),
-        "LUA_PATH=" .. H.quote(H.LUA_PATH),
-        H.quote(H.lua), H.quote(busted), "--ignore-lua",
-        "--cpath=" .. H.quote(H.root .. "/build/poll/?.so"),
+        "LUA_CPATH=" .. env.quote(cpath),
+        "LUA_PATH=" .. env.quote(env.LUA_PATH),
+        env.quote(env.lua), env.quote(busted), "--ignore-lua",
+        "--cpath=" .. env.quote(env.root .. "/build/poll/?.so"),
         "-o", "plainTerminal", "spec/poller_spec.lua", "2>&1"}, " ")
       local p = assert(io.popen(cmd))
       local out = p:read("a")

@@ -1,7 +1,10 @@
 -- sockit.serve: a server task and its client tasks in one process.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
 local SAFETY = 30  -- seconds, the timeout of streams that wait for a peer
@@ -10,7 +13,7 @@ local function run()
   assert.is_true(sockit.run())
 end
 
-local nofile = H.nofile
+local nofile = fds.nofile
 
 -- serve on 127.0.0.1 and a free port -> server, port
 local function serve(handler, opts)
@@ -110,7 +113,7 @@ describe("sockit.serve", function()
     run()
     local c = core.socket("inet", "stream")
     finally(function() c:close() end)
-    H.fails("ECONNREFUSED", c:connect("127.0.0.1", port))
+    errs.fails("ECONNREFUSED", c:connect("127.0.0.1", port))
   end)
 
   it("may start inside a task", function()
@@ -158,13 +161,13 @@ describe("sockit.serve", function()
       srv:close()
     end)
     run()
-    H.fails("EMSGSIZE", table.unpack(r, 1, r.n))
+    errs.fails("EMSGSIZE", table.unpack(r, 1, r.n))
   end)
 
   it("fails with EADDRINUSE on a port another socket listens on", function()
-    local l, port = H.listener("127.0.0.1")
+    local l, port = net.listener("127.0.0.1")
     finally(function() l:close() end)
-    H.fails("EADDRINUSE", sockit.serve("127.0.0.1", port, function() end))
+    errs.fails("EADDRINUSE", sockit.serve("127.0.0.1", port, function() end))
     -- no accepting task was left behind
     run()
   end)

@@ -5,8 +5,12 @@
 -- scheduler that failed to run the other tasks then fails the test with
 -- ETIMEDOUT instead of hanging the run.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 local wait = require("sockit.wait")
 
@@ -157,7 +161,7 @@ describe("tasks on socketpairs", function()
 
   it("move a megabyte each way on 50 pairs at once, writers waiting for room", function()
     local size = 1024 * 1024
-    local data = H.bytes(size)
+    local data = net.bytes(size)
     local got = {}
     for i = 1, 50 do
       local a, b = streams()
@@ -275,7 +279,7 @@ describe("timeouts inside tasks", function()
       done = true
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
+    errs.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
     assert.is_true(ticks > 1)
     -- the bytes received stay buffered
     a:settimeout(0)
@@ -305,8 +309,8 @@ describe("timeouts inside tasks", function()
     sockit.spawn(function() r1 = table.pack(srv:accept()) end)
     sockit.spawn(function() r2 = table.pack(u:recvfrom()) end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r1, 1, r1.n))
-    H.fails("ETIMEDOUT", table.unpack(r2, 1, r2.n))
+    errs.fails("ETIMEDOUT", table.unpack(r1, 1, r1.n))
+    errs.fails("ETIMEDOUT", table.unpack(r2, 1, r2.n))
   end)
 
   it("timeout 0 gives EAGAIN without waiting", function()
@@ -314,7 +318,7 @@ describe("timeouts inside tasks", function()
     local r
     sockit.spawn(function() r = table.pack(a:read("l")) end)
     run()
-    H.fails("EAGAIN", table.unpack(r, 1, r.n))
+    errs.fails("EAGAIN", table.unpack(r, 1, r.n))
   end)
 
   it("a wait woken by data leaves no timer behind to wake a later wait", function()
@@ -341,7 +345,7 @@ describe("timeouts inside tasks", function()
     local srv = assert(sockit.listen("127.0.0.1", 0))
     finally(function() srv:close() end)
     local _, port = srv:address()
-    local refused = H.freeport()
+    local refused = net.freeport()
     local r1, r2
     sockit.spawn(function()
       local c = assert(sockit.connect("127.0.0.1", port, {timeout = SAFETY}))
@@ -353,7 +357,7 @@ describe("timeouts inside tasks", function()
     end)
     run()
     assert.are.same({"127.0.0.1", port}, r1)
-    H.fails("ECONNREFUSED", table.unpack(r2, 1, r2.n))
+    errs.fails("ECONNREFUSED", table.unpack(r2, 1, r2.n))
   end)
 end)
 
@@ -369,7 +373,7 @@ describe("closing a socket another task waits on", function()
     end)
     sockit.spawn(function() a:close() end)
     run()
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
     assert.is_true(after)
     assert.has_error(function() a:read("l") end, "attempt to use a closed stream")
   end)
@@ -400,8 +404,8 @@ describe("closing a socket another task waits on", function()
       u:close()
     end)
     run()
-    H.fails("ECANCELED", table.unpack(r1, 1, r1.n))
-    H.fails("ECANCELED", table.unpack(r2, 1, r2.n))
+    errs.fails("ECANCELED", table.unpack(r1, 1, r1.n))
+    errs.fails("ECANCELED", table.unpack(r2, 1, r2.n))
   end)
 
   it("wakes both a reader and a writer of the same socket", function()
@@ -411,7 +415,7 @@ describe("closing a socket another task waits on", function()
     sockit.spawn(function() w = table.pack(a:write(("y"):rep(8 * 1024 * 1024))) end)
     sockit.spawn(function() a:close() end)
     run()
-    H.fails("ECANCELED", table.unpack(r, 1, r.n))
+    errs.fails("ECANCELED", table.unpack(r, 1, r.n))
     assert.are.equal("ECANCELED", w[3])
   end)
 end)
@@ -516,7 +520,7 @@ describe("two tasks waiting on one socket", function()
     assert.are.equal(second, errors[1].task)
     assert.matches("another task is already reading this socket", errors[1].err)
     assert.matches("sched_spec.lua", errors[1].err, 1, true)
-    H.fails("ECANCELED", table.unpack(first, 1, first.n))
+    errs.fails("ECANCELED", table.unpack(first, 1, first.n))
   end)
 
   it("raise in the second writer", function()
@@ -561,7 +565,7 @@ describe("a task inside a C function's callback", function()
       end)
     end)
     run()
-    H.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
+    errs.fails("ETIMEDOUT", table.unpack(r, 1, r.n))
   end)
 end)
 
@@ -581,7 +585,7 @@ describe("a stream used in tasks and then outside", function()
     assert(b:write("out\n"))
     assert.are.equal("out", a:read("l"))
     assert.is_nil(x:gettimeout())
-    assert.is_false(H.nonblocking(x:fileno()))
+    assert.is_false(fds.nonblocking(x:fileno()))
   end)
 end)
 
@@ -614,7 +618,7 @@ describe("name lookups inside a task", function()
     local r
     sockit.spawn(function() r = table.pack(sockit.connect("no-such-host.invalid", 80)) end)
     run()
-    H.fails("EAI_NONAME", table.unpack(r, 1, r.n))
+    errs.fails("EAI_NONAME", table.unpack(r, 1, r.n))
   end)
 
   -- The lookup of "slow.test" goes to a DNS server on 127.0.0.1:53 that
@@ -627,13 +631,11 @@ describe("name lookups inside a task", function()
   -- proof, the ticks counted during the lookup the evidence.
   it("do not stall the other tasks while a slow DNS server answers", function()
     -- system tools run without make asan's preloaded sanitizer runtime
-    local netns = os.execute("env -u LD_PRELOAD unshare -mn env -u LD_PRELOAD "
-                             .. "ip link set lo up >/dev/null 2>&1")
-    if not netns then
+    if not require("support.netns").available() then
       pending("needs network and mount namespaces (root, unshare, ip)")
       return
     end
-    local dir = H.tmpdir()
+    local dir = files.tmpdir()
     local function put(name, text)
       local f = assert(io.open(dir .. "/" .. name, "w"))
       f:write(text)
@@ -713,20 +715,7 @@ end)
 sockit.run()
 print("run returned")
 ]==])
-    local inner = table.concat({
-      "ip link set lo up",
-      "mount --bind \"$1/nsswitch.conf\" /etc/nsswitch.conf",
-      "mount --bind \"$1/resolv.conf\" /etc/resolv.conf",
-      "exec env LD_PRELOAD=\"$5\" LUA_PATH=\"$2\" LUA_CPATH=\"$3\" LUA_INIT= "
-        .. "\"$4\" \"$1/child.lua\""},
-      " && ")
-    local cmd = table.concat({"env -u LD_PRELOAD timeout -k 5 120 unshare -mn sh -c",
-                              H.quote(inner), "child", H.quote(dir), H.quote(H.LUA_PATH),
-                              H.quote(H.LUA_CPATH), H.quote(H.lua),
-                              H.quote(os.getenv("LD_PRELOAD") or ""), "2>&1"}, " ")
-    local p = assert(io.popen(cmd))
-    local out = p:read("a")
-    local ok = p:close()
+    local out, ok = require("support.netns").run(dir)
     assert(ok, "the child failed:\n" .. out)
     assert.matches("peer\t127.0.0.1\t%d+", out)
     assert.matches("line\thello from the server", out)

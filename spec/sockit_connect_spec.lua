@@ -5,13 +5,17 @@
 -- to a child process in private mount and network namespaces, where
 -- /etc/hosts, /etc/nsswitch.conf and /etc/resolv.conf are the spec's.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
-local raised = H.raised
+local raised = errs.raised
 
 -- a sockit server on host, port 0: server, port
 local function server(host)
@@ -31,7 +35,7 @@ end
 -- A listener whose accept queue is full: loopback drops further SYNs, so
 -- a new connection stays pending. -> port
 local function full_listener()
-  local _, port = H.full_listener(finally, 64, 0.2)
+  local _, port = net.full_listener(finally, 64, 0.2)
   return port
 end
 
@@ -48,34 +52,34 @@ local netns = namespaces and
   shell_ok(PLAIN .. "unshare -mn " .. PLAIN .. "ip link set lo up")
 
 -- Starts `code` in a child lua5.4 in a new mount namespace (and a new
--- network namespace with only loopback up when `net`), where each file of
--- `files` ({["/etc/hosts"] = text}) replaces the system's. -> popen handle
-local function spawn_isolated(code, files, args, net)
-  local dir = H.tmpdir()
+-- network namespace with only loopback up when `loopback`), where each file
+-- of `etc` ({["/etc/hosts"] = text}) replaces the system's. -> popen handle
+local function spawn_isolated(code, etc, args, loopback)
+  local dir = files.tmpdir()
   local cmds = {}
-  if net then cmds[#cmds + 1] = PLAIN .. "ip link set lo up" end
+  if loopback then cmds[#cmds + 1] = PLAIN .. "ip link set lo up" end
   local i = 0
-  for target, text in pairs(files) do
+  for target, text in pairs(etc) do
     i = i + 1
     local path = dir .. "/file" .. i
     local f = assert(io.open(path, "w"))
     f:write(text)
     f:close()
-    cmds[#cmds + 1] = PLAIN .. "mount --bind " .. H.quote(path) .. " "
-      .. H.quote(target)
+    cmds[#cmds + 1] = PLAIN .. "mount --bind " .. env.quote(path) .. " "
+      .. env.quote(target)
   end
   local script = dir .. "/child.lua"
   local f = assert(io.open(script, "w"))
   f:write(code)
   f:close()
-  local run = {"exec env", "LD_PRELOAD=" .. H.quote(os.getenv("LD_PRELOAD") or ""),
-               "LUA_PATH=" .. H.quote(H.LUA_PATH),
-               "LUA_CPATH=" .. H.quote(H.LUA_CPATH), "LUA_INIT=",
-               H.quote(H.lua), H.quote(script)}
-  for _, a in ipairs(args or {}) do run[#run + 1] = H.quote(a) end
+  local run = {"exec env", "LD_PRELOAD=" .. env.quote(os.getenv("LD_PRELOAD") or ""),
+               "LUA_PATH=" .. env.quote(env.LUA_PATH),
+               "LUA_CPATH=" .. env.quote(env.LUA_CPATH), "LUA_INIT=",
+               env.quote(env.lua), env.quote(script)}
+  for _, a in ipairs(args or {}) do run[#run + 1] = env.quote(a) end
   cmds[#cmds + 1] = table.concat(run, " ")
   local cmd = ("%sunshare %s sh -c %s 2>&1"):format(PLAIN,
-    net and "-mn" or "-m", H.quote(table.concat(cmds, " && ")))
+    loopback and "-mn" or "-m", env.quote(table.concat(cmds, " && ")))
   return assert(io.popen(cmd))
 end
 
@@ -138,7 +142,7 @@ describe("sockit.connect", function()
     local _, port = server()
     local s = assert(connect("127.0.0.1", port, {bind = {"127.0.0.1", 0}}))
     assert.equal("127.0.0.1", s:sockname())
-    local lport = H.freeport()
+    local lport = net.freeport()
     local s2 = assert(connect("127.0.0.1", port, {bind = {"*", lport}}))
     assert.equal(lport, select(2, s2:sockname()))
   end)
@@ -146,7 +150,7 @@ describe("sockit.connect", function()
   it("keeps to opts.family", function()
     local _, port = server()
     assert(connect("127.0.0.1", port, {family = "inet"}))
-    H.fails("EAI_ADDRFAMILY", connect("127.0.0.1", port, {family = "inet6"}))
+    errs.fails("EAI_ADDRFAMILY", connect("127.0.0.1", port, {family = "inet6"}))
   end)
 
   it("makes opts.timeout the stream's timeout", function()
@@ -154,7 +158,7 @@ describe("sockit.connect", function()
     local s = assert(connect("127.0.0.1", port, {timeout = 0.05}))
     local conn = assert(srv:accept())
     finally(function() conn:close() end)
-    H.fails("ETIMEDOUT", s:read("l"))
+    errs.fails("ETIMEDOUT", s:read("l"))
     assert(conn:write("late\n"))
     assert.equal("late", s:read("l"))
   end)
@@ -165,29 +169,29 @@ describe("sockit.connect", function()
     local conn = assert(srv:accept())
     finally(function() conn:close() end)
     assert(conn:write("four\n"))
-    H.fails("EMSGSIZE", s:read("l"))
+    errs.fails("EMSGSIZE", s:read("l"))
   end)
 
   it("fails with ECONNREFUSED when nothing listens", function()
-    H.fails("ECONNREFUSED", connect("127.0.0.1", H.freeport()))
-    H.fails("ECONNREFUSED", connect("::1", H.freeport("::1")))
+    errs.fails("ECONNREFUSED", connect("127.0.0.1", net.freeport()))
+    errs.fails("ECONNREFUSED", connect("::1", net.freeport("::1")))
   end)
 
   it("fails with ETIMEDOUT when the timeout passes", function()
     local port = full_listener()
-    H.fails("ETIMEDOUT", connect("127.0.0.1", port, {timeout = 0.1}))
+    errs.fails("ETIMEDOUT", connect("127.0.0.1", port, {timeout = 0.1}))
   end)
 
   it("fails with the code of a bad local address", function()
     local srv, port = server()
     local _, lport = srv:address()
     -- the listening port itself is taken
-    H.fails("EADDRINUSE", connect("127.0.0.1", port,
+    errs.fails("EADDRINUSE", connect("127.0.0.1", port,
                                   {bind = {"127.0.0.1", lport}}))
   end)
 
   it("fails with EAI_SERVICE for an unknown service", function()
-    H.fails("EAI_SERVICE", connect("127.0.0.1", "no-such-service-here"))
+    errs.fails("EAI_SERVICE", connect("127.0.0.1", "no-such-service-here"))
   end)
 
   it("raises on bad arguments", function()
@@ -219,7 +223,7 @@ describe("sockit.connect", function()
     finally(function() conn:close() end)
     assert(conn:write("x\n"))
     assert.equal("x", s:read("l"))
-    assert.is_false(H.nonblocking(s.socket:fileno()))
+    assert.is_false(fds.nonblocking(s.socket:fileno()))
   end)
 end)
 
@@ -271,7 +275,7 @@ describe("sockit.connect with names of its own", function()
       local _, msg = sockit.connect("nowhere.test", 80)
       print(msg:find("nowhere.test: ", 1, true))
     ]], {["/etc/hosts"] = hosts, ["/etc/nsswitch.conf"] = NSSWITCH},
-        {H.freeport()})
+        {net.freeport()})
     local out = child:read("a")
     child:close()
     assert.equal("ECONNREFUSED\nEAI_NONAME\nEAI_NONAME\n1\t14\n", out)

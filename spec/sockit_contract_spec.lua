@@ -4,13 +4,16 @@
 -- up. Unknown option names and integer-valued floats are rows of
 -- badinput_spec.lua.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
-local raised = H.raised
+local raised = errs.raised
 
 -- n, then the values: select("#", ...) kept with them
 local function count(...)
@@ -43,7 +46,7 @@ local function calls(check)
   local u, v = udp(), udp()
   local _, uport = u:sockname()
   local _, vport = v:sockname()
-  local path = H.tmppath("contract.sock")
+  local path = files.tmppath("contract.sock")
 
   local c2 = check("sockit.connect", 1, count(sockit.connect("127.0.0.1",
                                                 port, {timeout = 5})))
@@ -173,7 +176,7 @@ describe("gettimeout, setoption and getoption", function()
     local a, b = core.socketpair()
     local s = sockit.stream(a)
     finally(function() s:close(); b:close() end)
-    H.fails({"EOPNOTSUPP", "ENOPROTOOPT"}, s:setoption("nodelay", true))
+    errs.fails({"EOPNOTSUPP", "ENOPROTOOPT"}, s:setoption("nodelay", true))
   end)
 
   it("raise with the argument after self, at the caller's line", function()
@@ -201,7 +204,7 @@ describe("integer-valued floats", function()
     finally(function() s:close() end)
     assert(c:write(("x"):rep(20), "\n"))
     assert(s:write(("y"):rep(20), "\n"))
-    H.fails("EMSGSIZE", c:read("l"))     -- maxline 2^4
+    errs.fails("EMSGSIZE", c:read("l"))     -- maxline 2^4
     assert.equal(c, c:setmaxline(2.0 ^ 5))
     assert.equal(("y"):rep(20), c:read("l"))
     assert.equal("xxxx", s:read_some(4.0))
@@ -211,7 +214,7 @@ end)
 
 describe("lookup failures", function()
   it("name the host or the service that was looked up", function()
-    local _, msg, code = sockit.connect("127.0.0.1\0junk", H.freeport(),
+    local _, msg, code = sockit.connect("127.0.0.1\0junk", net.freeport(),
                                         {timeout = 5})
     assert.equal("EAI_NONAME", code)
     assert.equal(1, msg:find("127.0.0.1\0junk: ", 1, true))

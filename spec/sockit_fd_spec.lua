@@ -3,22 +3,25 @@
 -- terminals (poll-able, never at end of file while we hold the writer);
 -- regular files are what epoll refuses.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
-local function fifo() return H.fifo(finally) end
+local function fifo() return files.fifo(finally) end
 
 -- a regular file holding `data`, open for reading: its descriptor number
 local function file(data)
-  local path = H.tmppath("file")
-  H.write_file(path, data)
+  local path = files.tmppath("file")
+  files.write(path, data)
   local f = assert(io.open(path, "rb"))
   finally(function() f:close() end)
-  return assert(H.fd_for_path(path))
+  return assert(fds.for_path(path))
 end
 
-after_each(H.cleanup)
+after_each(files.cleanup)
 
 describe("core.read", function()
   it("reads at most n bytes from a descriptor, then \"\" at end of file", function()
@@ -36,19 +39,19 @@ describe("core.read", function()
   end)
 
   it("fails with EISDIR on a directory and EBADF on a closed number", function()
-    local dir = H.tmpdir()
+    local dir = files.tmpdir()
     local d = assert(io.open(dir))
     finally(function() d:close() end)
-    H.fails("EISDIR", core.read(assert(H.fd_for_path(dir)), 1))
+    errs.fails("EISDIR", core.read(assert(fds.for_path(dir)), 1))
     local s = core.socket("inet", "stream")
     local n = s:fileno()
     s:close()
-    H.fails("EBADF", core.read(n, 1))
+    errs.fails("EBADF", core.read(n, 1))
   end)
 
   it("raises on a negative descriptor or a size below 1", function()
-    assert.matches("invalid descriptor", H.raised(core.read, -1, 1))
-    assert.matches("at least 1", H.raised(core.read, 0, 0))
+    assert.matches("invalid descriptor", errs.raised(core.read, -1, 1))
+    assert.matches("at least 1", errs.raised(core.read, 0, 0))
   end)
 end)
 
@@ -62,8 +65,8 @@ describe("sockit.readfd", function()
 
   it("times out on an empty pipe (ETIMEDOUT), or says EAGAIN for 0", function()
     local _, fd = fifo()
-    H.fails("ETIMEDOUT", sockit.readfd(fd, 10, 0.01))
-    H.fails("EAGAIN", sockit.readfd(fd, 10, 0))
+    errs.fails("ETIMEDOUT", sockit.readfd(fd, 10, 0.01))
+    errs.fails("EAGAIN", sockit.readfd(fd, 10, 0))
   end)
 
   it("waits in a task while the other tasks run", function()
@@ -95,20 +98,20 @@ describe("sockit.readfd", function()
       r[4] = {sockit.readfd(ffd, 10)}
     end)
     sockit.run()
-    H.fails("ETIMEDOUT", table.unpack(r[1], 1, 3))
-    H.fails("EAGAIN", table.unpack(r[2], 1, 3))
+    errs.fails("ETIMEDOUT", table.unpack(r[1], 1, 3))
+    errs.fails("EAGAIN", table.unpack(r[2], 1, 3))
     assert.are.same({"data"}, r[3])
     assert.are.same({}, r[4])
   end)
 
   it("fails with EBADF on a number that is not open", function()
-    H.fails("EBADF", sockit.readfd(1000000, 1, 0))
-    H.fails("EBADF", sockit.readfd(1000000, 1))
+    errs.fails("EBADF", sockit.readfd(1000000, 1, 0))
+    errs.fails("EBADF", sockit.readfd(1000000, 1))
   end)
 
   it("raises on a bad descriptor, size or timeout", function()
-    assert.matches("#1", H.raised(sockit.readfd, "0", 1))
-    assert.matches("#2", H.raised(sockit.readfd, 0, 0))
-    assert.matches("#3", H.raised(sockit.readfd, 0, 1, "soon"))
+    assert.matches("#1", errs.raised(sockit.readfd, "0", 1))
+    assert.matches("#2", errs.raised(sockit.readfd, 0, 0))
+    assert.matches("#3", errs.raised(sockit.readfd, 0, 1, "soon"))
   end)
 end)

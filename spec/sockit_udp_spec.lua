@@ -1,13 +1,16 @@
 -- sockit.udp: datagram sockets over IPv4 and IPv6 loopback, bound,
 -- connected and dual-stack.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local files = require("support.files")
+local net = require("support.net")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
-local raised = H.raised
+local raised = errs.raised
 
 local function udp(opts)
   local u, msg, code = sockit.udp(opts)
@@ -108,25 +111,25 @@ describe("sockit.udp", function()
   it("fails with ETIMEDOUT after its timeout and EAGAIN at 0", function()
     local u = bound("127.0.0.1")
     assert.equal(u, u:settimeout(0.05))
-    H.fails("ETIMEDOUT", u:recvfrom())
+    errs.fails("ETIMEDOUT", u:recvfrom())
     u:settimeout(0)
-    H.fails("EAGAIN", u:recvfrom(10))
+    errs.fails("EAGAIN", u:recvfrom(10))
   end)
 
   it("fails with EAI_SERVICE on an unknown service", function()
     local u = assert(udp())
-    H.fails("EAI_SERVICE", u:sendto("x", "127.0.0.1", "no-such-service-here"))
-    H.fails("EAI_SERVICE", sockit.udp({bind = {"*", "no-such-service-here"}}))
+    errs.fails("EAI_SERVICE", u:sendto("x", "127.0.0.1", "no-such-service-here"))
+    errs.fails("EAI_SERVICE", sockit.udp({bind = {"*", "no-such-service-here"}}))
   end)
 
   it("fails with EADDRINUSE on a port in use", function()
     local _, port = bound("127.0.0.1")
-    H.fails("EADDRINUSE", sockit.udp({bind = {"127.0.0.1", port}}))
+    errs.fails("EADDRINUSE", sockit.udp({bind = {"127.0.0.1", port}}))
   end)
 
   it("fails with EDESTADDRREQ sending without a peer", function()
     local u = assert(udp())
-    H.fails("EDESTADDRREQ", u:send("to nobody"))
+    errs.fails("EDESTADDRREQ", u:send("to nobody"))
   end)
 
   it("raises on bad arguments", function()
@@ -182,16 +185,16 @@ describe("a connected sockit.udp", function()
   end)
 
   it("fails with ECONNREFUSED when nothing listens at the peer", function()
-    local u = assert(udp({connect = {"127.0.0.1", H.freeport()}}))
+    local u = assert(udp({connect = {"127.0.0.1", net.freeport()}}))
     u:settimeout(5)
     assert(u:send("lost"))
-    H.fails("ECONNREFUSED", u:recv())
+    errs.fails("ECONNREFUSED", u:recv())
   end)
 
   it("fails with ENOTCONN asking an unconnected socket for its peer",
      function()
     local u = assert(udp())
-    H.fails("ENOTCONN", u:peer())
+    errs.fails("ENOTCONN", u:peer())
   end)
 end)
 

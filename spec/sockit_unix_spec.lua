@@ -1,13 +1,16 @@
 -- sockit.listen_unix and sockit.connect_unix: Unix stream sockets, by
 -- path and in the abstract namespace, and stale socket files.
 
-local H = dofile("spec/support/helpers.lua")
-local core = H.core()
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local errs = require("support.errs")
+local core = env.core()
 local sockit = require("sockit")
 
-after_each(function() H.cleanup() end)
+after_each(function() files.cleanup() end)
 
-local raised = H.raised
+local raised = errs.raised
 
 local function closing(obj, ...)
   if obj then finally(function() obj:close() end) end
@@ -15,12 +18,12 @@ local function closing(obj, ...)
 end
 
 local function exists(path)
-  return os.execute("test -S " .. H.quote(path)) == true
+  return os.execute("test -S " .. env.quote(path)) == true
 end
 
 describe("sockit.listen_unix", function()
   it("listens on a path and accepts streams", function()
-    local path = H.tmppath()
+    local path = files.tmppath()
     local srv = assert(closing(sockit.listen_unix(path)))
     assert.equal(path, srv:address())
     assert.is_true(exists(path))
@@ -36,7 +39,7 @@ describe("sockit.listen_unix", function()
   end)
 
   it("listens in the abstract namespace", function()
-    local name = H.abstract()
+    local name = files.abstract()
     local srv = assert(closing(sockit.listen_unix(name)))
     assert.equal(name, srv:address())
     local c = assert(closing(sockit.connect_unix(name)))
@@ -47,12 +50,12 @@ describe("sockit.listen_unix", function()
 
   it("fails with EADDRINUSE on a stale file unless told to unlink it",
      function()
-    local path = H.tmppath()
+    local path = files.tmppath()
     local old = assert(sockit.listen_unix(path))
     old:close()                       -- the file stays behind
     assert.is_true(exists(path))
-    H.fails("ECONNREFUSED", sockit.connect_unix(path))
-    H.fails("EADDRINUSE", sockit.listen_unix(path))
+    errs.fails("ECONNREFUSED", sockit.connect_unix(path))
+    errs.fails("EADDRINUSE", sockit.listen_unix(path))
     local srv = assert(closing(sockit.listen_unix(path, {unlink = true})))
     local c = assert(closing(sockit.connect_unix(path)))
     assert(closing(srv:accept()))
@@ -60,9 +63,9 @@ describe("sockit.listen_unix", function()
   end)
 
   it("does not unlink the file of a server that is alive", function()
-    local path = H.tmppath()
+    local path = files.tmppath()
     local live = assert(closing(sockit.listen_unix(path)))
-    H.fails("EADDRINUSE", sockit.listen_unix(path, {unlink = true}))
+    errs.fails("EADDRINUSE", sockit.listen_unix(path, {unlink = true}))
     assert.is_true(exists(path))
     -- the live server still gets its clients (the probe among them)
     live:settimeout(0)
@@ -73,17 +76,17 @@ describe("sockit.listen_unix", function()
   end)
 
   it("takes a backlog and maxline for its streams", function()
-    local path = H.tmppath()
+    local path = files.tmppath()
     local srv = assert(closing(sockit.listen_unix(path, {backlog = 1,
                                                          maxline = 2})))
     local c = assert(closing(sockit.connect_unix(path)))
     local s = assert(closing(srv:accept()))
     assert(c:write("abc\n"))
-    H.fails("EMSGSIZE", s:read("l"))
+    errs.fails("EMSGSIZE", s:read("l"))
   end)
 
   it("fails with ENOENT in a directory that does not exist", function()
-    H.fails("ENOENT", sockit.listen_unix(H.tmpdir() .. "/no/such/sock"))
+    errs.fails("ENOENT", sockit.listen_unix(files.tmpdir() .. "/no/such/sock"))
   end)
 
   it("raises on bad arguments", function()
@@ -104,20 +107,20 @@ end)
 
 describe("sockit.connect_unix", function()
   it("fails with ENOENT when there is no such file", function()
-    H.fails("ENOENT", sockit.connect_unix(H.tmpdir() .. "/none"))
+    errs.fails("ENOENT", sockit.connect_unix(files.tmpdir() .. "/none"))
   end)
 
   it("fails with ECONNREFUSED on a name nobody listens on", function()
-    H.fails("ECONNREFUSED", sockit.connect_unix(H.abstract()))
+    errs.fails("ECONNREFUSED", sockit.connect_unix(files.abstract()))
   end)
 
   it("makes opts.timeout the stream's timeout", function()
-    local path = H.tmppath()
+    local path = files.tmppath()
     local srv = assert(closing(sockit.listen_unix(path)))
     local c = assert(closing(sockit.connect_unix(path, {timeout = 0.05,
                                                         maxline = 10})))
     assert(closing(srv:accept()))
-    H.fails("ETIMEDOUT", c:read("l"))
+    errs.fails("ETIMEDOUT", c:read("l"))
   end)
 
   it("raises on bad arguments", function()
@@ -135,15 +138,15 @@ describe("sockit.connect_unix", function()
     collectgarbage("collect")
     collectgarbage("stop")
     finally(function() collectgarbage("restart") end)
-    local before = H.fdcount()
-    for _ = 1, 20 do H.fails("ENOENT", sockit.connect_unix("/nonexistent")) end
-    assert.equal(before, H.fdcount())
+    local before = fds.count()
+    for _ = 1, 20 do errs.fails("ENOENT", sockit.connect_unix("/nonexistent")) end
+    assert.equal(before, fds.count())
   end)
 end)
 
 describe("the core socket of a Unix server", function()
   it("is a listening Unix stream socket", function()
-    local srv = assert(closing(sockit.listen_unix(H.tmppath())))
+    local srv = assert(closing(sockit.listen_unix(files.tmppath())))
     assert.equal("unix", srv.socket:getoption("family"))
     assert.equal("stream", srv.socket:getoption("type"))
     assert.equal("socket", core.type(srv.socket))

@@ -18,6 +18,8 @@ local wait = require("sockit.wait")
 
 local sockit = {}
 
+sockit._VERSION = core._VERSION
+
 -- the names each options table takes; any other raises
 local STREAM = util.names({"timeout", "maxline"})
 local CONNECT = util.names({"timeout", "maxline", "family", "nodelay", "bind"})

@@ -189,7 +189,7 @@ end
 
 local function openpoller()
   local msg, code
-  poller, msg, code = core.poller()
+  poller, msg, code = core.poller(loop.cancel)  -- core.close wakes waiters too
   if not poller then return nil, msg, code end
   p_wait, p_ready = poller.wait, poller.ready
   return true

@@ -23,7 +23,7 @@ local call, deadline_of = wait.call, wait.deadline
 local argerror = util.argerror
 
 local BLOCK = 64 * 1024       -- asked of one recv that refills the buffer
-local RECVMAX = 1024 * 1024   -- the most one core.recv gives
+local RECVMAX = core.RECVMAX    -- the most one core.recv gives
 local MAXLINE = 64 * 1024     -- default line limit, line end not counted
 local MAXNUMERAL = 200        -- longest numeral "n" reads, as liolib
 

@@ -6,6 +6,8 @@
 -- modules, however deep inside them the check ran. Argument numbers count
 -- from the first argument after `self`, as the C library does for methods.
 
+local core = require("sockit.core")
+
 local getinfo = debug.getinfo
 local tointeger = math.tointeger
 
@@ -144,7 +146,7 @@ end
 -- leading zero byte names the abstract namespace
 function util.path(v, arg, fname)
   util.string(v, arg, fname)
-  if #v > 108 then argerror(arg, fname, "path too long") end
+  if #v > core.PATHMAX then argerror(arg, fname, "path too long") end
   if v:find("\0", 2, true) then
     argerror(arg, fname, "path contains a zero byte")
   end

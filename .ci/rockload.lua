@@ -1,0 +1,16 @@
+-- rockload.lua TREE [VERSION]: loads sockit.core and sockit from the
+-- LuaRocks tree TREE alone and, given VERSION, checks both modules'
+-- _VERSION against it.
+local tree, version = arg[1], arg[2]
+local lv = _VERSION:match("%d+%.%d+")
+package.path = ("%s/share/lua/%s/?.lua;%s/share/lua/%s/?/init.lua"):format(
+  tree, lv, tree, lv)
+package.cpath = ("%s/lib/lua/%s/?.so"):format(tree, lv)
+for _, name in ipairs({"sockit.core", "sockit"}) do
+  local m = require(name)
+  if version and m._VERSION ~= version then
+    error(("%s._VERSION is %s, not %s"):format(name, tostring(m._VERSION), version))
+  end
+  print(("%s %s loads from %s"):format(name, tostring(m._VERSION),
+    package.searchpath(name, name == "sockit" and package.path or package.cpath)))
+end

@@ -1,0 +1,120 @@
+-- sockit.core: Ctrl-C. In the standalone lua5.4, one SIGINT interrupts a
+-- call blocked without a timeout (or with one) as it interrupts Lua code:
+-- the interpreter's hook raises "interrupted!". The child prints "ready"
+-- and blocks; the spec waits until it sleeps in the kernel, sends ONE
+-- SIGINT, and checks that this alone ended it.
+
+local env = require("support.env")
+local files = require("support.files")
+local core = env.core()
+
+after_each(function() files.cleanup() end)
+
+local PRELUDE = [[
+local core = require("sockit.core")
+io.stdout:write("ready\n")
+io.stdout:flush()
+]]
+
+-- the state letter of process `pid` ("S" sleeping, "Z" ended), or nil
+local function state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s:match("^%d+ %b() (%a)")
+end
+
+-- polls `cond` up to `tries` times, 10 ms apart -> whether it held
+local function eventually(cond, tries)
+  for _ = 1, tries do
+    if cond() then return true end
+    core.sleep(0.01)
+  end
+  return false
+end
+
+-- runs `code` after PRELUDE in a child lua5.4; once it is blocked, sends
+-- one SIGINT -> ended (true if that one signal ended it), status, stderr
+local function interrupt(code)
+  local dir = files.tmpdir()
+  files.write(dir .. "/child.lua", PRELUDE .. code)
+  local pipe = assert(io.popen(("echo $$; exec %s%s 2>%s </dev/null"):format(
+    env.LUA, env.quote(dir .. "/child.lua"), env.quote(dir .. "/err"))))
+  local pid = tonumber(pipe:read("l"))
+  assert.equal("ready", pipe:read("l"))
+  assert.is_true(eventually(function() return state(pid) == "S" end, 500),
+                 "the child never blocked")
+  os.execute("kill -INT " .. pid)
+  local ended = eventually(function()  -- a zombie until the pipe closes
+    local st = state(pid)
+    return st == nil or st == "Z"
+  end, 1000)
+  if not ended then os.execute("kill -KILL " .. pid) end
+  local _, _, status = pipe:close()
+  return ended, status, files.read(dir .. "/err")
+end
+
+local function check(code)
+  local ended, status, err = interrupt(code .. "\nprint('returned')\n")
+  assert.is_true(ended, "one SIGINT did not end the child")
+  assert.equal(1, status)
+  assert.matches("interrupted!", err, 1, true)
+end
+
+describe("one SIGINT", function()
+  it("interrupts recv blocked without a timeout", function()
+    check("local a, b = core.socketpair()\na:recv(1)")
+  end)
+
+  it("interrupts recv blocked with a timeout", function()
+    check("local a, b = core.socketpair()\na:settimeout(1e6)\na:recv(1)")
+  end)
+
+  it("interrupts accept blocked without a timeout", function()
+    check([[
+local s = core.socket("inet", "stream")
+assert(s:bind("127.0.0.1", 0))
+assert(s:listen())
+s:accept()]])
+  end)
+
+  it("interrupts send blocked on a full buffer", function()
+    -- full first, so the signal comes before any byte goes (a send that
+    -- sent some returns their count, interrupted or not)
+    check([[
+local a, b = core.socketpair()
+a:settimeout(0)
+local chunk = string.rep("x", 65536)
+while a:send(chunk) do end
+a:settimeout(nil)
+a:send(chunk)]])
+  end)
+
+  it("interrupts a Unix connect blocked on a full backlog", function()
+    local path = files.tmppath("l")
+    check(([[
+local l = core.socket("unix", "stream")
+assert(l:bind(%q))
+assert(l:listen(0))
+local held = {}
+repeat  -- fill the backlog: a non-blocking connect then fails at once
+  local c = core.socket("unix", "stream"):settimeout(0)
+  held[#held + 1] = c
+until not c:connect(%q)
+core.socket("unix", "stream"):connect(%q)]]):format(path, path, path))
+  end)
+
+  it("interrupts recvfrom and wait", function()
+    check("local a, b = core.socketpair('dgram')\na:recvfrom(10)")
+    check("local a, b = core.socketpair()\na:wait('r')")
+  end)
+
+  it("interrupts core.sleep", function()
+    check("core.sleep(1e6)")
+  end)
+
+  it("interrupts a poller's wait", function()
+    check("local p = core.poller()\np:wait()")
+  end)
+end)

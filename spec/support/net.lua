@@ -1,0 +1,105 @@
+-- Loopback sockets made with sockit.core, and moving bytes over them.
+--
+--   local net = require("support.net")
+--   local c, a = net.tcppair()
+
+local env = require("support.env")
+
+local net = {}
+
+local function family(host)
+  return host:find(":") and "inet6" or "inet"
+end
+
+-- A port that nothing listens on right now (bound, then closed).
+function net.freeport(host)
+  host = host or "127.0.0.1"
+  local s = env.core().socket(family(host), "stream")
+  assert(s:bind(host, 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+-- A listening TCP socket on host (default 127.0.0.1), port 0: sock, port.
+function net.listener(host, backlog)
+  host = host or "127.0.0.1"
+  local s = env.core().socket(family(host), "stream")
+  assert(s:bind(host, 0))
+  assert(s:listen(backlog))
+  local _, port = s:getsockname()
+  return s, port
+end
+
+-- A connected TCP pair over loopback: client, server side.
+function net.tcppair(host)
+  host = host or "127.0.0.1"
+  local l, port = net.listener(host)
+  local c = env.core().socket(family(host), "stream")
+  assert(c:connect(host, port))
+  local a = assert(l:accept())
+  l:close()
+  return c, a
+end
+
+-- A socketpair that `defer` (the test's `finally`) closes: a, b.
+function net.pair(defer, stype)
+  local a, b = env.core().socketpair(stype)
+  defer(function() a:close(); b:close() end)
+  return a, b
+end
+
+-- A backlog-0 listener with a full queue (new connects stay pending): listener, port, fill.
+function net.full_listener(defer, tries, pause)
+  local core = env.core()
+  local l, port = net.listener("127.0.0.1", 0)
+  local fill = {}
+  defer(function()
+    for _, c in ipairs(fill) do c:close() end
+    l:close()
+  end)
+  for _ = 1, tries do
+    local c = core.socket("inet", "stream"):settimeout(0)
+    fill[#fill + 1] = c
+    local ok, _, code = c:connect("127.0.0.1", port)
+    assert(ok or code == "EINPROGRESS", code)
+    -- a connection the listener took completes at once over loopback
+    if not c:wait("w", pause) then return l, port, fill end
+  end
+  error("the accept queue of a backlog-0 listener never filled")
+end
+
+-- Reads exactly n bytes from a blocking socket (or fewer at end of stream).
+function net.recvall(s, n)
+  local parts, got = {}, 0
+  while got < n do
+    local data, err, code = s:recv(n - got)
+    if not data then return nil, err, code end
+    if data == "" then break end
+    parts[#parts + 1] = data
+    got = got + #data
+  end
+  return table.concat(parts)
+end
+
+-- Sends all of data on a blocking socket.
+function net.sendall(s, data)
+  local i = 1
+  while i <= #data do
+    local n, err, code = s:send(data, i)
+    if not n then return nil, err, code end
+    i = i + n
+  end
+  return true
+end
+
+-- `n` bytes of varied content (every byte value, zeros included).
+function net.bytes(n, seed)
+  seed = seed or 7
+  local t = {}
+  for i = 1, 256 do t[i] = string.char((i * 31 + seed) % 256) end
+  local block = table.concat(t)
+  return block:rep(n // 256 + 1):sub(1, n)
+end
+
+return net
