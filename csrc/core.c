@@ -16,7 +16,8 @@ static const luaL_Reg *const pollermeth[] = {sockit_poller_meth, NULL};
 static const luaL_Reg *const requestmeth[] = {sockit_request_meth, NULL};
 
 static const luaL_Reg *const funcs[] = {
-  sockit_socket_funcs, sockit_address_funcs, sockit_time_funcs,
+  sockit_socket_funcs, sockit_io_funcs, sockit_address_funcs,
+  sockit_time_funcs,
   sockit_buffer_funcs, sockit_poller_funcs, sockit_resolve_funcs,
   sockit_error_funcs, NULL
 };

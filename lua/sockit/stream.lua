@@ -358,6 +358,18 @@ function methods:read_some(n)
   return data
 end
 
+-- stream:unread(data) -> stream: data goes back in front of the buffered
+-- bytes, so the next read sees it first (a reader that took too much
+-- gives back the rest)
+function methods:unread(data)
+  check(self, "unread")
+  util.string(data, 1, "unread")
+  if data ~= "" then
+    self.buf, self.pos = data .. sub(self.buf, self.pos), 1
+  end
+  return self
+end
+
 -- a timeout or failure inside a for loop raises, as io.lines does
 local function raising(v, ...)
   if v == nil and select("#", ...) > 0 and (...) ~= nil then
