@@ -168,7 +168,7 @@ end
 -- regular file, /dev/null) never makes a read wait: it is ready now.
 -- Outside a task without a deadline, the read itself does the waiting.
 function wait.readablefd(fd, deadline)
-  if deadline ~= 0 and tasks[running()] and isyieldable() then
+  if deadline ~= 0 and intask() and isyieldable() then
     local ok, msg, code = inloop(fd, "r", deadline)
     if code == "EPERM" then return true end
     return ok, msg, code
