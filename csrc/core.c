@@ -17,7 +17,8 @@ static const luaL_Reg *const requestmeth[] = {sockit_request_meth, NULL};
 static const luaL_Reg *const readermeth[] = {sockit_reader_meth, NULL};
 
 static const luaL_Reg *const funcs[] = {
-  sockit_socket_funcs, sockit_address_funcs, sockit_time_funcs,
+  sockit_socket_funcs, sockit_io_funcs, sockit_address_funcs,
+  sockit_time_funcs,
   sockit_buffer_funcs, sockit_poller_funcs, sockit_resolve_funcs,
   sockit_error_funcs, sockit_reader_funcs, NULL
 };

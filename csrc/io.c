@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 
 /*
@@ -357,6 +358,36 @@ static int l_wait (lua_State *L) {
   err = sockit_waitfd(s->fd, ev, &w);
   return err == 0 ? pushtrue(L) : sockit_fail(L, err);
 }
+
+
+/*
+** read(fd, n) -> string: one read(2) of at most n bytes from a descriptor
+** number that need not be a socket (standard input, a pipe, a terminal);
+** "" at end of file. It blocks as the descriptor does: wait for it with
+** a poller first. A signal retries, unless it interrupts the call.
+*/
+static int l_read (lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  size_t n = checksize(L, 2, SOCKIT_RECVMAX);
+  sockit_Wait w;
+  luaL_Buffer b;
+  char *p;
+  ssize_t got;
+  luaL_argcheck(L, 0 <= fd && fd <= 0x7fffffff, 1, "invalid descriptor");
+  sockit_startwait(L, &w, SOCKIT_FOREVER);
+  p = luaL_buffinitsize(L, &b, n);
+  do got = read((int)fd, p, n);
+  while (got < 0 && errno == EINTR && !sockit_interrupted(&w));
+  if (got < 0) return sockit_fail(L, errno);
+  luaL_pushresultsize(&b, (size_t)got);
+  return 1;
+}
+
+
+const luaL_Reg sockit_io_funcs[] = {
+  {"read", l_read},
+  {NULL, NULL}
+};
 
 
 const luaL_Reg sockit_io_meth[] = {

@@ -52,10 +52,14 @@ build = {
     ["sockit"] = "lua/sockit/init.lua",
     ["sockit.loop"] = "lua/sockit/loop.lua",
     ["sockit.object"] = "lua/sockit/object.lua",
+    ["sockit.proto"] = "lua/sockit/proto.lua",
     ["sockit.server"] = "lua/sockit/server.lua",
     ["sockit.stream"] = "lua/sockit/stream.lua",
     ["sockit.udp"] = "lua/sockit/udp.lua",
     ["sockit.util"] = "lua/sockit/util.lua",
     ["sockit.wait"] = "lua/sockit/wait.lua",
+  },
+  install = {
+    bin = { sockit = "bin/sockit" },
   },
 }

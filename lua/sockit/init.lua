@@ -184,6 +184,21 @@ function sockit.stream(sock, opts)
   return stream.new(sock, streamopts(opts, 2, "stream"))
 end
 
+-- sockit.readfd(fd, n [, timeout]) -> up to n bytes from the descriptor
+-- number fd, which need not be a socket (0 is standard input); nil at end
+-- of file. In a task the others run while it waits.
+function sockit.readfd(fd, n, timeout)
+  fd = util.integer(fd, 1, "readfd", 0)
+  n = util.integer(n, 2, "readfd", 1)
+  timeout = util.timeout(timeout, 3, "readfd")
+  local ok, msg, code = wait.readablefd(fd, wait.deadline(timeout))
+  if not ok then return nil, msg, code end
+  local data
+  data, msg, code = core.read(fd, n)
+  if data == "" then return nil end
+  return data, msg, code
+end
+
 
 ---------------------------------------------------------------- scheduler
 

@@ -267,6 +267,20 @@ function methods:read_some(n)
   return data
 end
 
+-- stream:unread(data) -> stream: data goes back in front of the buffered
+-- bytes, so the next read sees it first (a reader that took too much
+-- gives back the rest)
+function methods:unread(data)
+  check(self, "unread")
+  util.string(data, 1, "unread")
+  if data ~= "" then
+    local r = reader(self)
+    local buffered = r:sub(0, #r)
+    r:consume(#r):append(data):append(buffered)
+  end
+  return self
+end
+
 -- a timeout or failure inside a for loop raises, as io.lines does
 local function raising(v, ...)
   if v == nil and select("#", ...) > 0 and (...) ~= nil then

@@ -162,6 +162,36 @@ function wait.connect(sock, deadline, ...)
   return nil, msg, code
 end
 
+-- readablefd(fd, deadline) -> true or the fail tuple: waits until the
+-- descriptor number fd (standard input, a pipe: not a socket) has
+-- something to read, or its end. A descriptor epoll refuses (EPERM: a
+-- regular file, /dev/null) never makes a read wait: it is ready now.
+-- Outside a task without a deadline, the read itself does the waiting.
+function wait.readablefd(fd, deadline)
+  if deadline ~= 0 and intask() and isyieldable() then
+    local ok, msg, code = inloop(fd, "r", deadline)
+    if code == "EPERM" then return true end
+    return ok, msg, code
+  end
+  if deadline == nil then return true end
+  local poller, msg, code = core.poller()
+  if not poller then return nil, msg, code end
+  local _ <close> = poller
+  local ok
+  ok, msg, code = poller:add(fd, "r")
+  if not ok then
+    if code == "EPERM" then return true end
+    return nil, msg, code
+  end
+  local t, passed = left(deadline)
+  local n
+  n, msg, code = poller:wait(passed and 0 or t)
+  if not n then return nil, msg, code end
+  if n > 0 then return true end
+  if deadline == 0 then return nil, strerror("EAGAIN"), "EAGAIN" end
+  return timedout()
+end
+
 -- A name given as a numeric address resolves at once, without a thread.
 local function numeric(host, service, hints)
   local h = {numeric = true}
