@@ -102,13 +102,39 @@ function roles.source(port, bytes, chunk)
   return true
 end
 
--- lines stream COUNT: Stream:read("l") until the peer closes
-function roles.lines(expect)
+-- a live heap of about mb MB (small tables, as a server's state): the
+-- collector then has more to traverse per cycle
+local function liveheap(mb)
+  local keep = {}
+  for i = 1, (mb or 0) * 1024 * 1024 // 100 do keep[i] = {i} end
+  return keep
+end
+
+-- lines stream|iter COUNT [HEAPMB]: Stream:read("l") (or a for loop over
+-- stream:lines()) until the peer closes
+function roles.lines(expect, heapmb)
+  local keep = liveheap(heapmb)
+  local iter = mode == "iter"
+  mode = "stream"  -- acceptone makes a Stream either way
   local c = acceptone()
   local t0, c0, count = now(), os.clock(), 0
-  while c:read("l") do count = count + 1 end
+  if iter then
+    for _ in c:lines() do count = count + 1 end
+  else
+    while c:read("l") do count = count + 1 end
+  end
   report("lines=%d wall=%.9f cpu=%.9f", count, now() - t0, os.clock() - c0)
-  return count == expect
+  return count == expect and #keep >= 0
+end
+
+-- longline stream BYTES: one line of BYTES bytes (the limit raised)
+function roles.longline(expect)
+  local c = acceptone()
+  c:setmaxline(expect + 1)
+  local t0, c0 = now(), os.clock()
+  local line = assert(c:read("l"))
+  report("bytes=%d wall=%.9f cpu=%.9f", #line, now() - t0, os.clock() - c0)
+  return #line == expect
 end
 
 -- pong core: echo single bytes until the peer closes

@@ -39,6 +39,7 @@ build = {
         "csrc/io.c",
         "csrc/options.c",
         "csrc/poller.c",
+        "csrc/reader.c",
         "csrc/resolve.c",
         "csrc/socket.c",
         "csrc/time.c",
