@@ -113,7 +113,7 @@ describe("sockit.connect with addresses of both families", function()
     if not needdual() then return end
     local srv, port = hanging_ipv6()
     -- bind names a local address of each family in turn
-    local s = assert(connect("localhost", port, {timeout = 1, nodelay = false,
+    local s = assert(connect("localhost", port, {timeout = 5, nodelay = false,
                                                  bind = {"localhost", 0}}))
     assert.equal("127.0.0.1", s:sockname())
     assert.is_false(s.socket:getoption("nodelay"))
@@ -134,9 +134,64 @@ describe("sockit.connect with addresses of both families", function()
     if not needdual() then return end
     local srv, port = hanging_ipv6()
     local s = assert(connect("localhost", port,
-                             {timeout = 1, attempt_delay = 0}))
+                             {timeout = 5, attempt_delay = 0}))
     assert.equal("127.0.0.1", s:peer())
     carries(srv, s)
+  end)
+end)
+
+-- a socketpair whose first end has no room to send: full, peer
+local function full_pair()
+  local a, b = net.pair(finally)
+  a:settimeout(0)
+  while a:send(("x"):rep(65536)) do end
+  return a, b
+end
+
+-- reads everything the socket has, which makes room at its peer
+local function drain(s)
+  s:settimeout(0)
+  while s:recv(65536) do end
+end
+
+describe("wait.writable, the wait of the attempts", function()
+  local wait = require("sockit.wait")
+
+  it("returns once one socket of several has room, or at the deadline", function()
+    local full = full_pair()
+    local free = net.pair(finally)
+    assert.is_true(wait.writable({full, free}, core.monotime() + 10))
+    errs.fails("ETIMEDOUT",
+               wait.writable({full}, core.monotime() + 0.05))
+    errs.fails("ETIMEDOUT",
+               wait.writable({full, (full_pair())}, core.monotime() + 0.05))
+    local r = {}
+    sockit.spawn(function()
+      r[1] = wait.writable({full, free}, core.monotime() + 10)
+      r[2] = table.pack(wait.writable({full}, core.monotime() + 0.05))
+    end)
+    sockit.run()
+    assert.is_true(r[1])
+    errs.fails("ETIMEDOUT", table.unpack(r[2], 1, r[2].n))
+  end)
+
+  it("wakes a task once when one of its sockets closes", function()
+    local x = full_pair()
+    local y, ypeer = full_pair()
+    local other = full_pair()
+    local r = {}
+    sockit.spawn(function()
+      r[1] = table.pack(wait.writable({x, y}))
+      -- the room y got meanwhile does not wake this later wait
+      r[2] = table.pack(wait.writable({other}, core.monotime() + 0.05))
+    end)
+    sockit.spawn(function()
+      core.close(x)
+      drain(ypeer)
+    end)
+    sockit.run()
+    errs.fails("ECANCELED", table.unpack(r[1], 1, r[1].n))
+    errs.fails("ETIMEDOUT", table.unpack(r[2], 1, r[2].n))
   end)
 end)
 
