@@ -3,9 +3,10 @@
 --
 -- On loopback, an IPv6 address hangs where a backlog-0 listener's queue is
 -- full (loopback drops the SYN), and "localhost" is ::1 and 127.0.0.1 (as
--- spec/support/isolate makes it). In a private network namespace, a route
--- to a peer that does not exist makes 2001:db8::1 and 192.0.2.1 (documentation
--- addresses, known only inside it) swallow every packet.
+-- spec/support/isolate makes it). In a private network namespace,
+-- 2001:db8::1 and 192.0.2.1 (documentation addresses, known only inside
+-- it) are reached through a link whose far end takes no packet for them:
+-- every SYN vanishes, as behind a broken route.
 
 local env = require("support.env")
 local errs = require("support.errs")
@@ -16,7 +17,18 @@ local netns = require("support.netns")
 local core = env.core()
 local sockit = require("sockit")
 
-after_each(function() files.cleanup() end)
+-- busted runs only the last `finally` of a test: each cleanup goes here
+-- instead, which also keeps what it closes alive until the test ends
+local cleanups = {}
+local function defer(fn) cleanups[#cleanups + 1] = fn end
+
+after_each(function()
+  for i = #cleanups, 1, -1 do
+    cleanups[i]()
+    cleanups[i] = nil
+  end
+  files.cleanup()
+end)
 
 -- "localhost" gives an address of each family here
 local function dualstack()
@@ -36,11 +48,12 @@ end
 -- IPv4 server, port
 local function hanging_ipv6()
   for _ = 1, 10 do
-    local _, port = net.full_listener(finally, 64, 0.2, "::1")
-    local srv = sockit.listen("127.0.0.1", port)
+    local _, port = net.full_listener(defer, 64, 0.2, "::1")
+    -- timeouts are a safety net only: no call waits that long
+    local srv = sockit.listen("127.0.0.1", port, {timeout = 10})
     if srv then
-      finally(function() srv:close() end)
-      srv:settimeout(10)  -- a safety net only: accept never waits that long
+      defer(function() srv:close() end)
+      srv:settimeout(10)
       return srv, port
     end
   end
@@ -48,19 +61,28 @@ local function hanging_ipv6()
 end
 
 local function connect(...)
-  local s, msg, code = sockit.connect(...)
-  if s then finally(function() s:close() end) end
-  return s, msg, code
+  return net.closing(defer, sockit.connect(...))
 end
 
--- the connection srv accepts carries a line from s
-local function carries(srv, s)
-  local conn, host = assert(srv:accept())
-  finally(function() conn:close() end)
-  assert.equal("127.0.0.1", host)
-  assert(s:write("through IPv4\n"))
-  assert.equal("through IPv4", conn:read("l"))
+-- the connections srv accepts carry a line from each stream of the list
+-- ss, in whatever order they came
+local function carry(srv, ss)
+  local want, got = {}, {}
+  for i, s in ipairs(ss) do
+    assert(s:write("stream " .. i .. "\n"))
+    want[i] = "stream " .. i
+  end
+  for i = 1, #ss do
+    local conn, host = assert(srv:accept())
+    defer(function() conn:close() end)
+    assert.equal("127.0.0.1", host)
+    got[i] = conn:read("l")
+  end
+  table.sort(got)
+  assert.same(want, got)
 end
+
+local function carries(srv, s) carry(srv, {s}) end
 
 describe("sockit.connect with addresses of both families", function()
   it("connects through IPv4 while the IPv6 attempt hangs", function()
@@ -98,12 +120,14 @@ describe("sockit.connect with addresses of both families", function()
                                          {timeout = 1, happy_eyeballs = false}))
     end)
     sockit.run()
+    local ss = {}
     for i = 1, 3 do
       local s = assert(got[i][1], got[i][2])
-      finally(function() s:close() end)
+      defer(function() s:close() end)
       assert.same({"127.0.0.1", port}, {s:peer()})
-      carries(srv, s)
+      ss[i] = s
     end
+    carry(srv, ss)
     errs.fails("ETIMEDOUT", table.unpack(got[4], 1, got[4].n))
     -- three streams and the connections accepted for them
     assert.equal(before + 6, fds.count())
@@ -142,7 +166,7 @@ end)
 
 -- a socketpair whose first end has no room to send: full, peer
 local function full_pair()
-  local a, b = net.pair(finally)
+  local a, b = net.pair(defer)
   a:settimeout(0)
   while a:send(("x"):rep(65536)) do end
   return a, b
@@ -159,7 +183,7 @@ describe("wait.writable, the wait of the attempts", function()
 
   it("returns once one socket of several has room, or at the deadline", function()
     local full = full_pair()
-    local free = net.pair(finally)
+    local free = net.pair(defer)
     assert.is_true(wait.writable({full, free}, core.monotime() + 10))
     errs.fails("ETIMEDOUT",
                wait.writable({full}, core.monotime() + 0.05))

@@ -42,6 +42,13 @@ function net.tcppair(host)
   return c, a
 end
 
+-- s, ... as given, s closed by `defer` (the test's `finally`) unless nil:
+-- for a call that gives an object or the fail tuple.
+function net.closing(defer, s, ...)
+  if s then defer(function() s:close() end) end
+  return s, ...
+end
+
 -- A socketpair that `defer` (the test's `finally`) closes: a, b.
 function net.pair(defer, stype)
   local a, b = env.core().socketpair(stype)
