@@ -1,14 +1,15 @@
 -- sockit.loop: the coroutine scheduler behind sockit.spawn, sockit.run and
 -- sockit.sleep (internal; sockit.wait is the only module that talks to it).
--- Its interface: spawn, run, intask, current, wait (for an object), cancel,
--- sleep and wake.
+-- Its interface: spawn, run, intask, current, wait (for an object),
+-- waitany (for the first of several), cancel, sleep and wake.
 --
 -- A task is a coroutine. A task that must wait registers itself as the
--- reader or writer of one object (a socket or a core.resolve request), and
--- maybe in the timer heap, then yields; run() resumes it when the poller
--- reports the object ready, when its deadline passes, or when another task
--- closes the object. The waiter learns which from the value it is resumed
--- with: nil (ready), "ETIMEDOUT" or "ECANCELED".
+-- reader or writer of one object (a socket or a core.resolve request; of
+-- several in waitany), and maybe in the timer heap, then yields; run()
+-- resumes it when the poller reports the object ready, when its deadline
+-- passes, or when another task closes the object. The waiter learns which
+-- from the value it is resumed with: nil (ready), "ETIMEDOUT" or
+-- "ECANCELED".
 --
 -- The hot path builds no table: readers and writers map an object to its
 -- waiting coroutine, the timer heap is three flat arrays, and the run queue
@@ -38,6 +39,7 @@ local tasks, ntasks = {}, 0       -- coroutine -> true for each live task
 local sleepers = {}               -- coroutine -> true while in sleep()
 local parked, nparked = {}, 0     -- the tasks sleeping without a deadline
 local readers, writers = {}, {}   -- object -> the coroutine waiting on it
+local lists = {}                  -- coroutine -> the objects of its waitany
 local interest = {}               -- object -> "r", "w", "rw" as registered
 local poller, p_wait, p_ready     -- created when a task first waits
 local active = false              -- run() is running
@@ -215,16 +217,18 @@ local function watch(obj, dir)
   return register(obj, cur == nil and dir or "rw")
 end
 
+local function busy(dir)
+  util.error(dir == "r" and "another task is already reading this socket"
+             or "another task is already writing this socket")
+end
+
 -- wait(obj, dir, deadline) -> nil when obj is ready for dir ("r" or "w"),
 -- or "ETIMEDOUT" / "ECANCELED", or nil, msg, code when the poller refuses
 -- obj. Only from a task that can yield (see current and isyieldable).
 function loop.wait(obj, dir, deadline)
   local co = running()
   local map = dir == "r" and readers or writers
-  if map[obj] then
-    util.error(dir == "r" and "another task is already reading this socket"
-               or "another task is already writing this socket")
-  end
+  if map[obj] then busy(dir) end
   map[obj] = co
   local ok, msg, code = watch(obj, dir)
   if not ok then
@@ -238,8 +242,48 @@ function loop.wait(obj, dir, deadline)
   return why
 end
 
+-- co no longer waits on the first n objects of the list objs
+local function release(objs, n, co)
+  for i = 1, n do
+    local obj = objs[i]
+    if readers[obj] == co then readers[obj] = nil end
+    if writers[obj] == co then writers[obj] = nil end
+  end
+end
+
+-- waitany(objs, dir, deadline) -> as wait, for the first of the objects
+-- in the list objs to be ready: the task is the waiter of each of them
+-- until it wakes, however it wakes.
+function loop.waitany(objs, dir, deadline)
+  local co = running()
+  local map = dir == "r" and readers or writers
+  local n = #objs
+  for i = 1, n do
+    if map[objs[i]] then busy(dir) end
+  end
+  for i = 1, n do
+    map[objs[i]] = co
+    local ok, msg, code = watch(objs[i], dir)
+    if not ok then
+      release(objs, i, co)
+      return nil, msg, code
+    end
+  end
+  if deadline then addtimer(co, deadline) end
+  lists[co] = objs
+  local why = yield(WAIT)
+  lists[co] = nil
+  release(objs, n, co)
+  if hpos[co] then removetimer(co) end
+  return why
+end
+
+-- A task woken by the closing of one object of its waitany stops waiting
+-- on the others at once: it is queued, and must not be woken twice.
 local function cancelled(co)
   if hpos[co] then removetimer(co) end
+  local objs = lists[co]
+  if objs then release(objs, #objs, co) end
   push(co, "ECANCELED")
 end
 

@@ -66,6 +66,16 @@ end
 
 ---------------------------------------------------------------- in a task
 
+-- woken(...) -> true or the fail tuple, from what a wait in the loop
+-- returned
+local function woken(why, msg, code)
+  if why == nil then
+    if msg then return nil, msg, code end
+    return true
+  end
+  return fail(why)
+end
+
 -- inloop(obj, dir, deadline) -> true or the fail tuple: the loop waits
 -- for obj, or sockit.core does where the task cannot yield
 local function inloop(obj, dir, deadline)
@@ -74,12 +84,7 @@ local function inloop(obj, dir, deadline)
     if passed then return timedout() end
     return core.wait(obj, dir, t or -1)
   end
-  local why, msg, code = loopwait(obj, dir, deadline)
-  if why == nil then
-    if msg then return nil, msg, code end
-    return true
-  end
-  return fail(why)
+  return woken(loopwait(obj, dir, deadline))
 end
 
 -- call(sock, dir, op, deadline, ...) inside a task: op at timeout 0 until
@@ -119,18 +124,27 @@ function wait.once(sock, dir, op, timeout, ...)
   return op(sock, ...)
 end
 
--- A connect in progress is done once the socket is writable: SO_ERROR
--- tells how it went (as in sockit.core), and a socket without a peer yet
--- was woken early (a descriptor number reused within one turn).
+-- connected(sock) -> true once the connect in progress on sock has
+-- succeeded, false while it is pending, or its fail tuple. A connect is
+-- done once the socket is writable: SO_ERROR tells how it went (as in
+-- sockit.core), and a socket without a peer yet is still pending (or was
+-- woken early: a descriptor number reused within one turn).
+function wait.connected(sock)
+  local err = core.getoption(sock, "error")
+  if err then return nil, strerror(err), err end
+  local ok, msg, code = core.getpeername(sock)
+  if ok then return true end
+  if code == "ENOTCONN" then return false end
+  return nil, msg, code
+end
+local connected = wait.connected
+
 local function completed(sock, deadline)
   while true do
     local ok, msg, code = inloop(sock, "w", deadline)
     if not ok then return nil, msg, code end
-    local err = core.getoption(sock, "error")
-    if err then return nil, strerror(err), err end
-    ok, msg, code = core.getpeername(sock)
-    if ok then return true end
-    if code ~= "ENOTCONN" then return nil, msg, code end
+    ok, msg, code = connected(sock)
+    if ok ~= false then return ok, msg, code end
   end
 end
 
@@ -190,6 +204,32 @@ function wait.readablefd(fd, deadline)
   if n > 0 then return true end
   if deadline == 0 then return nil, strerror("EAGAIN"), "EAGAIN" end
   return timedout()
+end
+
+-- writable(socks, deadline) -> true once one of the sockets in the list
+-- socks may be writable, or the wait was interrupted (the caller looks at
+-- each anyway); or the fail tuple, ETIMEDOUT once the deadline passes.
+-- The loop waits inside a task, else sockit.core for one socket and a
+-- poller of its own for several.
+function wait.writable(socks, deadline)
+  if intask() and isyieldable() then
+    return woken(loop.waitany(socks, "w", deadline))
+  end
+  local t, passed = left(deadline)
+  if passed then return timedout() end
+  if socks[2] == nil then return core.wait(socks[1], "w", t or -1) end
+  local poller, msg, code = core.poller()
+  if not poller then return nil, msg, code end
+  local ok = true
+  for i = 1, #socks do
+    if ok then ok, msg, code = poller:add(socks[i], "w") end
+  end
+  if ok then ok, msg, code = poller:wait(t) end
+  poller:close()
+  if not ok then return nil, msg, code end
+  local _, over = left(deadline)
+  if ok == 0 and over then return timedout() end
+  return true
 end
 
 -- A name given as a numeric address resolves at once, without a thread.
