@@ -199,6 +199,14 @@ end
 local function R(n, text) return {kind = "raise", n = n, text = text} end
 local function F(code) return {kind = "fail", code = code} end
 local function OK(v) return {kind = "ok", value = v} end
+-- the fail tuple of a stream's send, with the count sent before it: 0
+local function F0(code)
+  return OK(function(v, msg, got, sent)
+    assert(v == nil and type(msg) == "string" and got == code and sent == 0,
+           ("expected nil, msg, %s, 0, got %s, %s, %s"):format(code,
+           tostring(v), tostring(got), tostring(sent)))
+  end)
+end
 
 local function describe_outcome(e)
   if e.kind == "raise" then
@@ -952,6 +960,31 @@ C("stream:read", R(false, "bad self"), nil, "l")
 C("stream:write", R(false, "bad self"), S.file, "x")
 C("stream:close", R(false, "bad self"), S.file)
 C("stream:lines", R(false, "bad self"), S.server)
+C("stream:sendfds", R(1), S.stream, nil, {})
+C("stream:sendfds", R(1, "empty"), S.stream, "", {})
+C("stream:sendfds", R(2), S.stream, "x", nil)
+C("stream:sendfds", R(2, "index 1"), S.stream, "x", {"0"})
+C("stream:sendfds", R(2, "253"), S.stream, "x", TOOMANYFDS)
+C("stream:sendfds", F0("EBADF"), S.stream, "x", {99999})
+C("stream:sendfds", R(false, "closed stream"), S.closedstream, "x", {})
+C("stream:sendfds", R(false, "bad self"), S.file, "x", {})
+C("stream:recvfds", R(1), S.stream, nil)
+C("stream:recvfds", R(1, "out of range"), S.stream, 0)
+C("stream:recvfds", R(2, "out of range"), S.stream, 1, 254)
+C("stream:recvfds", R(2, "integer representation"), S.stream, 1, 0.5)
+C("stream:recvfds", F("EAGAIN"), S.stream, 1)
+C("stream:recvfds", OK("data"), S.streamdata, 10)
+C("stream:recvfds", R(false, "closed stream"), S.closedstream, 1)
+C("stream:sendfile", R(1), S.stream, nil)
+C("stream:sendfile", R(1), S.stream, 5)
+C("stream:sendfile", R(1, "closed file"), S.stream, S.closedfile)
+C("stream:sendfile", R(2, "out of range"), S.stream, S.filepath, -1)
+C("stream:sendfile", R(2, "integer representation"), S.stream, S.filepath, 0.5)
+C("stream:sendfile", R(3, "out of range"), S.stream, S.filepath, 0, -1)
+C("stream:sendfile", F("ENOENT"), S.stream, "/nonexistent/file")
+C("stream:sendfile", F0("EINVAL"), S.stream, "/")
+C("stream:sendfile", OK(0), S.stream, S.filepath)
+C("stream:sendfile", R(false, "closed stream"), S.closedstream, "/")
 
 -- Server methods
 C("server:settimeout", R(1), S.server, "soon")
@@ -1008,6 +1041,18 @@ C("udp:peer", R(false, "closed socket"), S.closedudp)
 C("udp:close", OK(true), S.closedudp)
 C("udp:sendto", R(false, "bad self"), S.file, "x", "127.0.0.1", 9)
 C("udp:recvfrom", R(false, "bad self"), S.stream)
+C("udp:sendmany", R(1), S.udpobj, nil)
+C("udp:sendmany", R(1, "1 to 1024"), S.udpobj, {})
+C("udp:sendmany", R(1, "port"), S.udpobj, {{"x", "127.0.0.1", -1}})
+C("udp:sendmany", F("EAI_NONAME"), S.udpobj, {{"x", "", 9}})
+C("udp:sendmany", OK(2), S.udpobj, {{"x", "127.0.0.1", 9}, {"y", "127.0.0.1", 9}})
+C("udp:sendmany", R(false, "closed socket"), S.closedudp, {{"x"}})
+C("udp:recvmany", R(1), S.udpobj, nil)
+C("udp:recvmany", R(1, "out of range"), S.udpobj, 0)
+C("udp:recvmany", R(1, "out of range"), S.udpobj, 1025)
+C("udp:recvmany", R(2, "out of range"), S.udpobj, 1, 65537)
+C("udp:recvmany", F("EAGAIN"), S.udpobj, 4)
+C("udp:recvmany", R(false, "closed socket"), S.closedudp, 1)
 
 ---------------------------------------------------------------- the specs
 
