@@ -100,6 +100,7 @@ static int checkfds (lua_State *L, int arg, Control *c) {
   luaL_checktype(L, arg, LUA_TTABLE);
   n = luaL_len(L, arg);
   luaL_argcheck(L, n <= MAXFDS, arg, "more than 253 descriptors");
+  memset(c, 0, CMSG_SPACE((size_t)n * sizeof(int)));  /* padding too */
   for (i = 1; i <= n; i++) {
     int fd = fdat(L, arg, i);
     memcpy(fds + i - 1, &fd, sizeof fd);
