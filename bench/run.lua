@@ -24,6 +24,7 @@ local OUT = env("OUT", "bench/results.json")
 local CC = env("CC", "cc")
 local LUA = arg[-1] or "lua5.4"
 local BASELINE = "build/bench-baseline"
+local FILE = "build/bench-file"       -- served by the sendfile benchmark
 local LIMIT = QUICK and 20 or 60   -- seconds any one process may take
 local CHUNK = 65536
 
@@ -31,9 +32,11 @@ local CHUNK = 65536
 local N = QUICK and {
   rounds = 1, reps = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24,
   pings = 2000, datagrams = 2000, dgram = 512, handles = 1000,
+  file = 8 * 1024 * 1024,
 } or {
   rounds = 11, reps = 3, bulk = 32 * 1024 * 1024, lines = 1000000, line = 24,
   pings = 10000, datagrams = 20000, dgram = 512, handles = 10000,
+  file = 100 * 1024 * 1024,
 }
 
 -- Peers find the work tree's modules when run.lua is started by hand.
@@ -239,6 +242,23 @@ local function udp(measure)
     sockit = measure(SOCKIT, "udp")}
 end
 
+-- the batched calls against C doing the same batches (64 datagrams a
+-- call) and against LuaSocket's one datagram a call
+local function batched(measure, cmode)
+  return {c = measure(C, cmode), luasocket = measure(LUASOCKET, "udp"),
+    sockit = measure(SOCKIT, "batch")}
+end
+
+-- bytes per second out of a server sending FILE to the C receiver
+local function serving(peer, mode)
+  return function()
+    local _, c = pair({cpu = CPU1, cmd = ("%s sink c %d"):format(C, N.file)},
+      {cpu = CPU0, cmd = ("%s filesource %s PORT %s"):format(peer, mode,
+      FILE)})
+    return N.file / c.wall, {cpu = c.cpu}
+  end
+end
+
 local cross, same = bulk(CPU1, CPU0), bulk(CPU0, CPU0)
 
 local groups = {
@@ -260,6 +280,10 @@ local groups = {
     core = memory(SOCKIT, "core"), stream = memory(SOCKIT, "stream")}},
   {name = "udp send", run = udp(udpsend)},
   {name = "udp receive", run = udp(udpreceive)},
+  {name = "udp send, batched", run = batched(udpsend, "blast")},
+  {name = "udp receive, batched", run = batched(udpreceive, "batch")},
+  {name = "sendfile", run = {c = serving(C, "c"),
+    sendfile = serving(SOCKIT, "sendfile"), copy = serving(SOCKIT, "copy")}},
 }
 
 -- Rows of the table: a contender against a baseline of the same group.
@@ -332,6 +356,28 @@ for _, way in ipairs{"send", "receive"} do
     way, call), group = "udp " .. way, contender = "c",
     baseline = "luasocket", higher = true, fmt = fmt})
 end
+
+for _, way in ipairs{"send", "receive"} do
+  local call = way == "send" and "sendmany" or "recvmany"
+  local fmt = way == "send"
+    and {unit = "datagrams/s", scale = 1e3, suffix = " k/s"}
+    or {unit = "datagrams/CPU-s", scale = 1e3, suffix = " k/CPU-s"}
+  local measure = ("UDP %s, 512-byte datagrams, `udp:%s`, 64 a call%s")
+    :format(way, call, way == "send" and "" or ", receiver CPU time")
+  table.insert(rows, {measure = measure, group = "udp " .. way .. ", batched",
+    contender = "sockit", baseline = "luasocket", higher = true,
+    target = 1.5, fmt = fmt})
+  table.insert(rows, {measure = measure, group = "udp " .. way .. ", batched",
+    contender = "sockit", baseline = "c", higher = true, target = 0.8,
+    fmt = fmt})
+end
+local FILEMB = ("%d MB"):format(N.file // (1024 * 1024))
+table.insert(rows, {measure = ("serving a %s file, `stream:sendfile`")
+  :format(FILEMB), group = "sendfile", contender = "sendfile",
+  baseline = "c", higher = true, target = 0.9, fmt = GBs})
+table.insert(rows, {measure = ("serving a %s file, read into strings and "
+  .. "`stream:write`, for reference"):format(FILEMB), group = "sendfile",
+  contender = "copy", baseline = "c", higher = true, fmt = GBs})
 
 -- ONLY=pattern keeps the groups whose name matches (a Lua pattern)
 local function keep(list, match)
@@ -520,9 +566,20 @@ local function report(summaries)
   f:close()
 end
 
+-- the file the sendfile benchmark serves, made for the run and removed
+local function makefile()
+  local cmd = ("head -c %d /dev/urandom > %s"):format(N.file, FILE)
+  if not os.execute(cmd) then
+    io.stderr:write("bench: cannot make ", FILE, "\n")
+    os.exit(1)
+  end
+end
+
 build()
+makefile()
 local t0 = os.time()
 for r = 1, N.rounds do runround(r) end
+os.remove(FILE)
 io.stderr:write(("\n%d round(s) in %d s\n"):format(N.rounds,
   os.time() - t0))
 local summaries, failed = {}, false

@@ -7,7 +7,7 @@
 
 /* the methods of a socket, which are also functions of the module */
 static const luaL_Reg *const socketmeth[] = {
-  sockit_socket_meth, sockit_io_meth, sockit_address_meth,
+  sockit_socket_meth, sockit_io_meth, sockit_msg_meth, sockit_address_meth,
   sockit_option_meth, NULL
 };
 
@@ -20,7 +20,7 @@ static const luaL_Reg *const funcs[] = {
   sockit_socket_funcs, sockit_io_funcs, sockit_address_funcs,
   sockit_time_funcs,
   sockit_buffer_funcs, sockit_poller_funcs, sockit_resolve_funcs,
-  sockit_error_funcs, sockit_reader_funcs, NULL
+  sockit_error_funcs, sockit_reader_funcs, sockit_msg_funcs, NULL
 };
 
 

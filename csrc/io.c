@@ -27,6 +27,12 @@ static int retry (sockit_Socket *s, sockit_Wait *w, int err, int events) {
 }
 
 
+/* retry for the calls of the other files (msg.c) */
+int sockit_retry (sockit_Socket *s, sockit_Wait *w, int err, int events) {
+  return retry(s, w, err, events);
+}
+
+
 static int pushtrue (lua_State *L) {
   lua_pushboolean(L, 1);
   return 1;

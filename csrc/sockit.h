@@ -111,7 +111,11 @@ extern const luaL_Reg sockit_socket_meth[], sockit_socket_metameth[],
                       sockit_socket_funcs[];
 
 /* io.c */
+int sockit_retry (sockit_Socket *s, sockit_Wait *w, int err, int events);
 extern const luaL_Reg sockit_io_meth[], sockit_recv_meth[], sockit_io_funcs[];
+
+/* msg.c */
+extern const luaL_Reg sockit_msg_meth[], sockit_msg_funcs[];
 
 /* buffer.c */
 size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start);

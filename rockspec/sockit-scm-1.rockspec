@@ -37,6 +37,7 @@ build = {
         "csrc/core.c",
         "csrc/errors.c",
         "csrc/io.c",
+        "csrc/msg.c",
         "csrc/options.c",
         "csrc/poller.c",
         "csrc/reader.c",

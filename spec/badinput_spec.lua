@@ -101,6 +101,11 @@ function make.filepath(keep)
 end
 
 function make.file() return assert(io.tmpfile()) end
+function make.closedfile()
+  local f = assert(io.tmpfile())
+  f:close()
+  return f
+end
 function make.buffer() return core.buffer(16) end
 
 -- a poller watching nothing, and one watching a readable socket
@@ -194,6 +199,14 @@ end
 local function R(n, text) return {kind = "raise", n = n, text = text} end
 local function F(code) return {kind = "fail", code = code} end
 local function OK(v) return {kind = "ok", value = v} end
+-- the fail tuple of a stream's send, with the count sent before it: 0
+local function F0(code)
+  return OK(function(v, msg, got, sent)
+    assert(v == nil and type(msg) == "string" and got == code and sent == 0,
+           ("expected nil, msg, %s, 0, got %s, %s, %s"):format(code,
+           tostring(v), tostring(got), tostring(sent)))
+  end)
+end
 
 local function describe_outcome(e)
   if e.kind == "raise" then
@@ -239,7 +252,8 @@ local function C(fname, outcome, ...)
 end
 
 local function close(v)
-  if io.type(v) == "file" then v:close()
+  if io.type(v) then
+    if io.type(v) == "file" then v:close() end
   elseif core.type(v) then core.close(v)
   elseif type(v) == "table" or type(v) == "userdata" then
     local mt = getmetatable(v)
@@ -500,6 +514,76 @@ C("core.recvfrom", R(2, "integer representation"), S.udp, 1e300)
 C("core.recvfrom", R(2), S.udp, nil)
 C("core.recvfrom", F("EAGAIN"), S.udp, 2 ^ 53)
 
+-- sendmsg(s, data [, fds]) / recvmsg(s, n [, maxfds]) / closefd(fd)
+local TOOMANYFDS = {}
+for i = 1, 254 do TOOMANYFDS[i] = 0 end
+C("core.sendmsg", R(1, "sockit.socket expected"), S.file, "x")
+C("core.sendmsg", R(2), S.pair, nil)
+C("core.sendmsg", R(3), S.pair, "x", 5)
+C("core.sendmsg", R(3, "index 1"), S.pair, "x", {"0"})
+C("core.sendmsg", R(3, "invalid descriptor"), S.pair, "x", {-1})
+C("core.sendmsg", R(3, "invalid descriptor"), S.pair, "x", {2 ^ 31})
+C("core.sendmsg", R(3, "index 2"), S.pair, "x", {0, 1.5})
+C("core.sendmsg", R(3, "253"), S.pair, "x", TOOMANYFDS)
+C("core.sendmsg", R(2, "at least one byte"), S.pair, "", {0})
+C("core.sendmsg", F("EBADF"), S.pair, "x", {99999})
+C("core.sendmsg", OK(1), S.pair, "x", {})
+C("core.recvmsg", R(1, "sockit.socket expected"), S.file, 1)
+C("core.recvmsg", R(2, "at least 1"), S.pair, 0)
+C("core.recvmsg", R(2), S.pair, nil)
+C("core.recvmsg", R(3, "out of range"), S.pair, 1, 254)
+C("core.recvmsg", R(3, "out of range"), S.pair, 1, -1)
+C("core.recvmsg", R(3, "integer representation"), S.pair, 1, 0.5)
+C("core.recvmsg", F("EAGAIN"), S.pair, 1)
+C("core.recvmsg", OK("data"), S.pairdata, 10, 0)
+C("core.closefd", R(1), "x")
+C("core.closefd", R(1, "invalid descriptor"), -1)
+C("core.closefd", R(1, "invalid descriptor"), 2 ^ 31)
+C("core.closefd", F("EBADF"), 99999)
+
+-- sendfile(s, file, offset, count)
+C("core.sendfile", R(1, "sockit.socket expected"), S.file, "/", 0, 1)
+C("core.sendfile", R(2), S.pair, nil, 0, 1)
+C("core.sendfile", R(2), S.pair, {}, 0, 1)
+C("core.sendfile", R(2, "closed file"), S.pair, S.closedfile, 0, 1)
+C("core.sendfile", R(3), S.pair, S.filepath, nil, 1)
+C("core.sendfile", R(3, "negative"), S.pair, S.filepath, -1, 1)
+C("core.sendfile", R(4), S.pair, S.filepath, 0, nil)
+C("core.sendfile", R(4, "negative"), S.pair, S.filepath, 0, -1)
+C("core.sendfile", R(4, "integer representation"), S.pair, S.file, 0, 0.5)
+C("core.sendfile", F("ENOENT"), S.pair, "/nonexistent/file", 0, 1)
+C("core.sendfile", F("EINVAL"), S.pair, "/", 0, 1)
+C("core.sendfile", OK(0), S.pair, S.filepath, 0, 10)
+C("core.sendfile", OK(0), S.pair, S.file, 0, 10)
+
+-- sendmmsg(s, list) / recvmmsg(s, max [, size])
+local TOOMANYDGRAMS = {}
+for i = 1, 1025 do TOOMANYDGRAMS[i] = {"x", "127.0.0.1", 9} end
+C("core.sendmmsg", R(1, "sockit.socket expected"), S.file, {{"x"}})
+C("core.sendmmsg", R(2), S.udp, nil)
+C("core.sendmmsg", R(2, "1 to 1024"), S.udp, {})
+C("core.sendmmsg", R(2, "1 to 1024"), S.udp, TOOMANYDGRAMS)
+C("core.sendmmsg", R(2, "tables"), S.udp, {"x"})
+C("core.sendmmsg", R(2, "data"), S.udp, {{1}})
+C("core.sendmmsg", R(2, "host"), S.udp, {{"x", 1, 9}})
+C("core.sendmmsg", R(2, "port"), S.udp, {{"x", "127.0.0.1"}})
+C("core.sendmmsg", R(2, "port"), S.udp, {{"x", "127.0.0.1", 65536}})
+C("core.sendmmsg", R(2, "port"), S.udp, {{"x", "127.0.0.1", "echo"}})
+C("core.sendmmsg", R(2, "path"), S.unixdgram, {{"x", LONGPATH}})
+C("core.sendmmsg", R(2, "path"), S.unixdgram, {{"x", "a\0b"}})
+C("core.sendmmsg", F("EAI_NONAME"), S.udp, {{"x", "", 9}})
+C("core.sendmmsg", F("EAI_NONAME"), S.udp, {{"x", "127.0.0.1", 9}, {"x", "*", 9}})
+C("core.sendmmsg", F({"EDESTADDRREQ", "ENOTCONN"}), S.udp, {{"x"}})
+C("core.sendmmsg", F("EMSGSIZE"), S.udp, {{("x"):rep(70000), "127.0.0.1", 9}})
+C("core.sendmmsg", F("ENOENT"), S.unixdgram, {{"x", S.tmppath}})
+C("core.recvmmsg", R(1, "sockit.socket expected"), S.file, 1)
+C("core.recvmmsg", R(2), S.udp, nil)
+C("core.recvmmsg", R(2, "out of range"), S.udp, 0)
+C("core.recvmmsg", R(2, "out of range"), S.udp, 1025)
+C("core.recvmmsg", R(3, "out of range"), S.udp, 1, 0)
+C("core.recvmmsg", R(3, "out of range"), S.udp, 1, 65537)
+C("core.recvmmsg", F("EAGAIN"), S.udp, 4)
+
 -- shutdown(s [, how])
 C("core.shutdown", R(1, "sockit.socket expected"), S.file)
 C("core.shutdown", R(2, "invalid option"), S.pair, "x")
@@ -606,6 +690,11 @@ C("core.settimeout", R(1, "closed socket"), S.closed, NAN)
 C("core.gettimeout", R(1, "closed socket"), S.closed)
 C("core.shutdown", R(1, "closed socket"), S.closed, "bogus")
 C("core.detach", R(1, "closed socket"), S.closed)
+C("core.sendmsg", R(1, "closed socket"), S.closed, "x", {})
+C("core.recvmsg", R(1, "closed socket"), S.closed, 1)
+C("core.sendfile", R(1, "closed socket"), S.closed, "/", 0, 1)
+C("core.sendmmsg", R(1, "closed socket"), S.closed, {})
+C("core.recvmmsg", R(1, "closed socket"), S.closed, 1)
 
 -- getaddrinfo(host, service [, hints]): numeric hosts only
 C("core.getaddrinfo", R(1), {}, 9, {numeric = true})
@@ -901,6 +990,31 @@ C("stream:read", R(false, "bad self"), nil, "l")
 C("stream:write", R(false, "bad self"), S.file, "x")
 C("stream:close", R(false, "bad self"), S.file)
 C("stream:lines", R(false, "bad self"), S.server)
+C("stream:sendfds", R(1), S.stream, nil, {})
+C("stream:sendfds", R(1, "empty"), S.stream, "", {})
+C("stream:sendfds", R(2), S.stream, "x", nil)
+C("stream:sendfds", R(2, "index 1"), S.stream, "x", {"0"})
+C("stream:sendfds", R(2, "253"), S.stream, "x", TOOMANYFDS)
+C("stream:sendfds", F0("EBADF"), S.stream, "x", {99999})
+C("stream:sendfds", R(false, "closed stream"), S.closedstream, "x", {})
+C("stream:sendfds", R(false, "bad self"), S.file, "x", {})
+C("stream:recvfds", R(1), S.stream, nil)
+C("stream:recvfds", R(1, "out of range"), S.stream, 0)
+C("stream:recvfds", R(2, "out of range"), S.stream, 1, 254)
+C("stream:recvfds", R(2, "integer representation"), S.stream, 1, 0.5)
+C("stream:recvfds", F("EAGAIN"), S.stream, 1)
+C("stream:recvfds", OK("data"), S.streamdata, 10)
+C("stream:recvfds", R(false, "closed stream"), S.closedstream, 1)
+C("stream:sendfile", R(1), S.stream, nil)
+C("stream:sendfile", R(1), S.stream, 5)
+C("stream:sendfile", R(1, "closed file"), S.stream, S.closedfile)
+C("stream:sendfile", R(2, "out of range"), S.stream, S.filepath, -1)
+C("stream:sendfile", R(2, "integer representation"), S.stream, S.filepath, 0.5)
+C("stream:sendfile", R(3, "out of range"), S.stream, S.filepath, 0, -1)
+C("stream:sendfile", F("ENOENT"), S.stream, "/nonexistent/file")
+C("stream:sendfile", F0("EINVAL"), S.stream, "/")
+C("stream:sendfile", OK(0), S.stream, S.filepath)
+C("stream:sendfile", R(false, "closed stream"), S.closedstream, "/")
 
 -- Server methods
 C("server:settimeout", R(1), S.server, "soon")
@@ -957,6 +1071,18 @@ C("udp:peer", R(false, "closed socket"), S.closedudp)
 C("udp:close", OK(true), S.closedudp)
 C("udp:sendto", R(false, "bad self"), S.file, "x", "127.0.0.1", 9)
 C("udp:recvfrom", R(false, "bad self"), S.stream)
+C("udp:sendmany", R(1), S.udpobj, nil)
+C("udp:sendmany", R(1, "1 to 1024"), S.udpobj, {})
+C("udp:sendmany", R(1, "port"), S.udpobj, {{"x", "127.0.0.1", -1}})
+C("udp:sendmany", F("EAI_NONAME"), S.udpobj, {{"x", "", 9}})
+C("udp:sendmany", OK(2), S.udpobj, {{"x", "127.0.0.1", 9}, {"y", "127.0.0.1", 9}})
+C("udp:sendmany", R(false, "closed socket"), S.closedudp, {{"x"}})
+C("udp:recvmany", R(1), S.udpobj, nil)
+C("udp:recvmany", R(1, "out of range"), S.udpobj, 0)
+C("udp:recvmany", R(1, "out of range"), S.udpobj, 1025)
+C("udp:recvmany", R(2, "out of range"), S.udpobj, 1, 65537)
+C("udp:recvmany", F("EAGAIN"), S.udpobj, 4)
+C("udp:recvmany", R(false, "closed socket"), S.closedudp, 1)
 
 ---------------------------------------------------------------- the specs
 

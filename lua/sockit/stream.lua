@@ -328,6 +328,17 @@ local function join(n, ...)
   return concat(t, "", 1, n)
 end
 
+-- sends data from byte sent + 1 on: self, or nil, msg, code, sent
+local function sendall(self, data, sent, deadline)
+  local sock, len = self.socket, #data
+  while sent < len do
+    local k, msg, code = call(sock, "w", send, deadline, data, sent + 1)
+    if not k then return nil, msg, code, sent end
+    sent = sent + k
+  end
+  return self
+end
+
 -- stream:write(...) -> stream, or nil, msg, code, sent: the arguments
 -- joined once, then sent in as few calls as the socket takes
 function methods:write(...)
@@ -336,15 +347,109 @@ function methods:write(...)
   local data = ...
   if n ~= 1 then data = join(n, ...)
   elseif type(data) ~= "string" then data = numeral_string(data, 1) end
-  local len = #data
-  if len == 0 then return self end
+  if #data == 0 then return self end
+  return sendall(self, data, 0, deadline_of(self.timeout))
+end
+
+
+---------------------------------------------------------------- descriptors
+
+-- the descriptors to send: integers, sockit.core sockets, or sockit
+-- objects (a stream, server or UDP socket), as sockit.core takes them
+local function descriptors(fds)
+  if type(fds) ~= "table" or getmetatable(fds) ~= nil then
+    argerror(2, "sendfds", "table expected, got " .. type(fds))
+  end
+  local list = {}
+  for i = 1, #fds do
+    local fd = fds[i]
+    if type(fd) == "table" and fd.socket ~= nil then fd = fd.socket end
+    list[i] = fd
+  end
+  return list
+end
+
+-- core.sendmsg, its raise told as sendfds's
+local function sendmsg(sock, data, fds)
+  return object.reraise("sendfds", pcall(core.sendmsg, sock, data, fds))
+end
+
+-- stream:sendfds(data, fds) -> stream, or nil, msg, code, sent: data
+-- written as write does, the descriptors of the list fds (at most 253)
+-- going with its first byte; a Unix stream only
+function methods:sendfds(data, fds)
+  check(self, "sendfds")
+  util.string(data, 1, "sendfds")
+  if data == "" then argerror(1, "sendfds", "data must not be empty") end
+  fds = descriptors(fds)
+  local deadline = deadline_of(self.timeout)
+  local k, msg, code = call(self.socket, "w", sendmsg, deadline, data, fds)
+  if not k then return nil, msg, code, 0 end
+  return sendall(self, data, k, deadline)
+end
+
+-- stream:recvfds(n [, maxfds]) -> data, fds [, true]: up to n bytes as
+-- read_some gives them, with the list of descriptors that came with them
+-- (integers, close-on-exec: wrap one with sockit.core.fromfd or close it
+-- with sockit.core.closefd); true when descriptors past maxfds (default
+-- 253) were closed. nil at end of stream. Bytes already buffered by a
+-- read come first, without descriptors: a peer that sends descriptors is
+-- read with recvfds only.
+function methods:recvfds(n, maxfds)
+  check(self, "recvfds")
+  n = util.integer(n, 1, "recvfds", 1)
+  if maxfds ~= nil then maxfds = util.integer(maxfds, 2, "recvfds", 0, 253) end
+  local r = self.reader
+  if r and #r > 0 then return self:read_some(n), {} end
+  local data, fds, cut = wait.once(self.socket, "r", core.recvmsg,
+                                   self.timeout, n, maxfds)
+  if data == nil then return nil, fds, cut end
+  if data == "" then return nil end
+  if cut then return data, fds, cut end
+  return data, fds
+end
+
+
+---------------------------------------------------------------- sendfile
+
+local CHUNK = 0x7ffff000  -- the most one sendfile(2) sends on Linux
+
+-- the bytes from offset to the end of the file, or count of them:
+-- sent, or nil, msg, code, sent
+local function sendfrom(self, file, offset, count)
   local sock, deadline, sent = self.socket, deadline_of(self.timeout), 0
-  repeat
-    local k, msg, code = call(sock, "w", send, deadline, data, sent + 1)
+  while count == nil or sent < count do
+    local want = count and min(count - sent, CHUNK) or CHUNK
+    local k, msg, code = call(sock, "w", core.sendfile, deadline, file,
+                              offset + sent, want)
     if not k then return nil, msg, code, sent end
+    if k == 0 then break end  -- the end of the file
     sent = sent + k
-  until sent >= len
-  return self
+  end
+  return sent
+end
+
+-- stream:sendfile(file [, offset [, count]]) -> bytes sent, or nil, msg,
+-- code, sent: the bytes of file (a path or an open Lua file) from offset
+-- (default 0), count of them or up to the file's end, sent by the kernel
+-- with sendfile(2), no Lua string made. A file shorter than count sends
+-- what it has. The stream's timeout bounds the whole call.
+function methods:sendfile(file, offset, count)
+  check(self, "sendfile")
+  local path = type(file) == "string"
+  if not path and io.type(file) ~= "file" then
+    argerror(1, "sendfile", "path or open file expected, got " ..
+             (io.type(file) or type(file)))
+  end
+  offset = offset == nil and 0 or util.integer(offset, 2, "sendfile", 0)
+  if count ~= nil then count = util.integer(count, 3, "sendfile", 0) end
+  if not path then return sendfrom(self, file, offset, count) end
+  local f = io.open(file, "rb")
+  -- the failure to open, told with its code as sockit.core tells it
+  if not f then return core.sendfile(self.socket, file, offset, 0) end
+  local r, msg, code, sent = sendfrom(self, f, offset, count)
+  f:close()
+  return r, msg, code, sent
 end
 
 

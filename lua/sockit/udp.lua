@@ -89,6 +89,36 @@ function methods:recv(n)
   return first(once(self.socket, "r", core.recv, self.timeout, n))
 end
 
+-- core.sendmmsg, its raise told as sendmany's
+local function sendmmsg(sock, list)
+  return object.reraise("sendmany", pcall(core.sendmmsg, sock, list))
+end
+
+-- udp:sendmany(list) -> datagrams sent: each entry of the list (1 to
+-- 1024 of them) is {data, host, port}, host a numeric address, or {data}
+-- on a connected socket; one system call sends them in order, and may
+-- send only the first ones when the socket's buffer is full
+function methods:sendmany(list)
+  check(self, "sendmany")
+  return first(once(self.socket, "w", sendmmsg, self.timeout, list))
+end
+
+-- udp:recvmany(max [, size]) -> list of {data, host, port} (cut = true
+-- on a datagram longer than size, default 65536): at least one datagram,
+-- at most max (1 to 1024), as many as one system call gives
+function methods:recvmany(max, size)
+  check(self, "recvmany")
+  max = util.integer(max, 1, "recvmany", 1, 1024)
+  if size ~= nil then size = util.integer(size, 2, "recvmany", 1, 65536) end
+  local list, msg, code = once(self.socket, "r", core.recvmmsg, self.timeout,
+                               max, size)
+  if not list then return nil, msg, code end
+  if self.dualstack then
+    for i = 1, #list do list[i][2] = util.host(list[i][2]) end
+  end
+  return list
+end
+
 
 -- the first address of host, port for a datagram socket of `family`
 local function resolve(host, port, family, passive)
