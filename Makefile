@@ -1,5 +1,4 @@
 # sockit: build, test and install the Lua 5.4 socket library.
-#
 #   make            build build/sockit/core.so (build-poll: build/poll/, poll(2))
 #   make test       run every spec against it (SPECS=spec/x_spec.lua for some)
 #   make asan       the same under ASan and UBSan, then (with clang) under
@@ -12,7 +11,6 @@
 #   make distcheck  make dist, then install the .src.rock offline and load it
 #   make demo | bench | install | clean
 #   make bench-c10k 10,000 loopback connections held by the scheduler (CONNS=n)
-#
 # Targets that need tools first run .ci/deps, which installs the missing
 # Debian packages when run as root, or says what to install.
 
@@ -126,10 +124,10 @@ dist distcheck:
 	@.ci/$@
 
 install: build
-	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
+	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit \
+	  $(DESTDIR)$(PREFIX)/bin
 	install -m 755 build/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
 	install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/
-	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 bin/sockit $(DESTDIR)$(PREFIX)/bin/sockit
 
 demo: build
