@@ -1,6 +1,7 @@
 # sockit: build, test and install the Lua 5.4 socket library.
 #
-#   make            build build/sockit/core.so (build-poll: build/poll/, poll(2))
+#   make            build build/sockit/core.so (build-poll: build/poll/, poll(2));
+#                   LUA=lua5.1|lua5.2|lua5.3|luajit: build/<5.x|luajit>/ instead
 #   make test       run every spec against it (SPECS=spec/x_spec.lua for some)
 #   make asan       the same under ASan and UBSan, then (with clang) under
 #                   clang's UBSan with float-cast-overflow (.ci/asan)
@@ -16,9 +17,14 @@
 # Targets that need tools first run .ci/deps, which installs the missing
 # Debian packages when run as root, or says what to install.
 
+# LUA=lua5.1|lua5.2|lua5.3|lua5.4|luajit picks the interpreter; its version,
+# headers and build directory follow (5.4 builds in build/, others in
+# build/5.1, build/5.2, build/5.3, build/luajit).
 LUA         ?= lua5.4
-LUA_VERSION ?= 5.4
-LUA_INCDIR  ?= /usr/include/lua5.4
+JIT         := $(findstring luajit,$(notdir $(LUA)))
+LUA_VERSION ?= $(if $(JIT),5.1,$(patsubst lua%,%,$(notdir $(LUA))))
+LUA_INCDIR  ?= /usr/include/$(if $(JIT),luajit-2.1,lua$(LUA_VERSION))
+BUILD       ?= build$(if $(filter-out 5.4,$(LUA_VERSION))$(JIT),/$(or $(JIT),$(LUA_VERSION)))
 CFLAGS      ?= -O2 -g
 LIBFLAG     ?= -shared
 PREFIX      ?= /usr/local
@@ -54,21 +60,21 @@ LUAMODS := $(wildcard lua/sockit/*.lua)
 
 # Programs run from the work tree with these paths; specs run where names
 # resolve from a fixed hosts file only (spec/support/isolate).
-RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
+RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;'
 ISOLATE = spec/support/isolate
 # The scheduler specs open thousands of descriptors.
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 DEPS = @.ci/deps
 
-export CC LUA LUA_INCDIR LUA_VERSION BUSTED LUAROCKS VALGRIND ASAN_CC TRAP_CC \
+export CC LUA LUA_INCDIR LUA_VERSION BUILD BUSTED LUAROCKS VALGRIND ASAN_CC TRAP_CC \
        SPECS ISOLATE VERSION
 
 .PHONY: all build build-poll asan-build trap-build deps-build test asan valgrind \
         fuzz check rockcheck dist distcheck install demo bench bench-c10k clean FORCE
 
 all: build
-build: build/sockit/core.so
-build-poll: build/poll/sockit/core.so
+build: $(BUILD)/sockit/core.so
+build-poll: $(BUILD)/poll/sockit/core.so
 asan-build: build-asan/sockit/core.so
 trap-build: build-trap/sockit/core.so
 
@@ -89,14 +95,14 @@ $(1)/sockit/core.so: $$(SRCS:csrc/%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
 	$(2) $$(LIBFLAG) $(4) -o $$@ $$^ $$(LDFLAGS) $$(LIBS)
 endef
-$(eval $(call variant,build,$$(CC)))
-$(eval $(call variant,build/poll,$$(CC),-DSOCKIT_USE_POLL))
+$(eval $(call variant,$(BUILD),$$(CC)))
+$(eval $(call variant,$(BUILD)/poll,$$(CC),-DSOCKIT_USE_POLL))
 $(eval $(call variant,build-asan,$$(ASAN_CC),$$(ASAN_CFLAGS),$$(ASAN_LDFLAGS)))
 $(eval $(call variant,build-trap,$$(TRAP_CC),$$(TRAP_CFLAGS),$$(TRAP_CFLAGS)))
 
 test: build
 	$(DEPS) test
-	$(RAISE_NOFILE); $(RUN_ENV) $(ISOLATE) $(BUSTED) --lua=$(LUA) $(SPECS)
+	$(RAISE_NOFILE); $(RUN_ENV) $(ISOLATE) $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(SPECS)
 
 # The trap build is made only where $(TRAP_CC) exists; .ci/asan says so.
 asan:
@@ -127,7 +133,7 @@ dist distcheck:
 
 install: build
 	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
-	install -m 755 build/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
+	install -m 755 $(BUILD)/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
 	install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/
 
 demo: build
