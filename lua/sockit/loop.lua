@@ -15,16 +15,18 @@
 -- reports with nobody waiting is narrowed or removed at that point, and
 -- every registration goes when run() returns.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local util = require("sockit.util")
 
 local create, resume, yield = coroutine.create, coroutine.resume,
                               coroutine.yield
 local running, status = coroutine.running, coroutine.status
-local isyieldable, coclose = coroutine.isyieldable, coroutine.close
+local isyieldable, coclose = compat.isyieldable, compat.coclose
 local monotime, strerror = core.monotime, core.strerror
 local traceback = debug.traceback
-local select, type, unpack = select, type, table.unpack
+local select, type, unpack = select, type, compat.unpack
+local floor = math.floor
 
 local loop = {}
 
@@ -35,6 +37,7 @@ local WAIT = setmetatable({}, {__name = "sockit.loop.wait"})
 local tasks, ntasks = {}, 0       -- coroutine -> true for each live task
 local readers, writers = {}, {}   -- object -> the coroutine waiting on it
 local interest = {}               -- object -> "r", "w", "rw" as registered
+local closing = {}                -- task -> the object it closes on ending
 local poller, p_wait, p_ready     -- created when a task first waits
 local active = false              -- run() is running
 
@@ -53,7 +56,7 @@ loop.tasks = tasks
 
 local function up(i, co, t)
   while i > 1 do
-    local p = i // 2
+    local p = floor(i / 2)
     local pt = hdl[p]
     if pt <= t then break end
     local pco = hco[p]
@@ -89,7 +92,7 @@ local function removetimer(co)
   hco[hn], hdl[hn] = nil, nil
   hn = hn - 1
   if i > hn then return end
-  if i > 1 and hdl[i // 2] > lt then up(i, lco, lt)
+  if i > 1 and hdl[floor(i / 2)] > lt then up(i, lco, lt)
   else down(i, lco, lt) end
 end
 
@@ -104,12 +107,26 @@ end
 
 ---------------------------------------------------------------- tasks
 
+-- closing(task, obj): obj:close() once task ends, by returning or raising
+-- (a to-be-closed variable, for every Lua version)
+function loop.closing(co, obj)
+  closing[co] = obj
+end
+
+local function ended(co)
+  local obj = closing[co]
+  if obj == nil then return end
+  closing[co] = nil
+  obj:close()
+end
+
 -- the failure of task co, whose resume returned false, err: its pending
 -- to-be-closed variables are closed (the traceback is taken first), then
 -- onerror handles it or it is raised from run()
 local function failed(co, err, onerror)
   local tb = traceback(co, type(err) == "string" and err or nil)
   coclose(co)
+  ended(co)
   if onerror then return onerror(err, co, tb) end
   if type(err) ~= "string" then error(err, 0) end
   error(tb, 0)
@@ -127,7 +144,7 @@ local function step(co, why)
   end
   tasks[co] = nil
   ntasks = ntasks - 1
-  if not ok then failed(co, token, onerror_) end
+  if ok then ended(co) else failed(co, token, onerror_) end
 end
 
 -- callable(f) -> true for a function or a value with __call
@@ -339,9 +356,14 @@ local function reset()
   interest = {}
 end
 
-local guard = setmetatable({}, {__close = function()
-  active, onerror_ = false, nil
-end})
+local function turns()
+  while ntasks > 0 do
+    runqueue()
+    if ntasks == 0 then break end
+    poll()
+    if hn > 0 then runtimers() end
+  end
+end
 
 -- run([onerror]) -> true once no task is left. A task's error is raised
 -- from here with the task's traceback, the other tasks staying suspended
@@ -354,13 +376,9 @@ function loop.run(onerror)
   if tasks[running()] then util.error("sockit.run called inside a task") end
   if active then util.error("sockit.run is already running") end
   active, onerror_ = true, onerror
-  local _ <close> = guard
-  while ntasks > 0 do
-    runqueue()
-    if ntasks == 0 then break end
-    poll()
-    if hn > 0 then runtimers() end
-  end
+  local ok, err = pcall(turns)  -- no task yields across it: they yield to it
+  active, onerror_ = false, nil
+  if not ok then error(err, 0) end
   reset()
   return true
 end

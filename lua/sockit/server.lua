@@ -1,5 +1,6 @@
 -- sockit.server: listening sockets (TCP and Unix) and the Server object.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local loop = require("sockit.loop")
 local object = require("sockit.object")
@@ -53,18 +54,13 @@ local retry = {ECONNABORTED = true, EPROTO = true, EPERM = true,
 local starved = {EMFILE = true, ENFILE = true, ENOBUFS = true,
                  ENOMEM = true}
 
-local function connection(handler, s, host, port)
-  local _ <close> = s
-  handler(s, host, port)
-end
-
 -- accepts until the server closes, a task per connection
 local function acceptor(self, handler)
   local pause = 0.01
   while not self.closed do
     local s, host, port = methods.accept(self)
     if s then
-      loop.spawn(connection, handler, s, host, port)
+      loop.closing(loop.spawn(handler, s, host, port), s)
       pause = 0.01
     elseif port == "ECANCELED" then
       return
@@ -107,7 +103,7 @@ end
 
 -- the port number of a service name ("http", "8080")
 local function portnumber(port)
-  if math.type(port) == "integer" then return port end
+  if compat.mathtype(port) == "integer" then return port end
   local list, msg, code = util.lookup(nil, port, core.getaddrinfo(nil, port,
     {type = "stream", passive = true, family = "inet"}))
   if not list then return nil, msg, code end

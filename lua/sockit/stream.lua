@@ -8,15 +8,16 @@
 -- when new bytes arrive, which copies it anyway; a line costs one find and
 -- one sub.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local object = require("sockit.object")
 local util = require("sockit.util")
 local wait = require("sockit.wait")
 
-local concat, unpack, pack = table.concat, table.unpack, table.pack
+local concat, unpack, pack = table.concat, compat.unpack, compat.pack
 local byte, find, sub, format = string.byte, string.find, string.sub,
                                 string.format
-local math_type, tointeger, min = math.type, math.tointeger, math.min
+local math_type, tointeger, min = compat.mathtype, compat.tointeger, math.min
 local select, type = select, type
 local recv, send, strerror = core.recv, core.send, core.strerror
 local call, deadline_of = wait.call, wait.deadline

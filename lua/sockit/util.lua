@@ -9,7 +9,7 @@
 local core = require("sockit.core")
 
 local getinfo = debug.getinfo
-local tointeger = math.tointeger
+local tointeger = require("sockit.compat").tointeger
 
 local util = {}
 

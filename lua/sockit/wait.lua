@@ -12,13 +12,14 @@
 -- just then (inside a C function's callback) waits with sockit.core, as
 -- outside.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local loop = require("sockit.loop")
 
 local monotime = core.monotime
 local settimeout = core.settimeout
 local strerror = core.strerror
-local running, isyieldable = coroutine.running, coroutine.isyieldable
+local running, isyieldable = coroutine.running, compat.isyieldable
 local tasks, loopwait, fail = loop.tasks, loop.wait, loop.fail
 
 local wait = {}
@@ -194,12 +195,15 @@ local function numeric(host, service, hints)
   return core.getaddrinfo(host, service, h)
 end
 
--- a lookup on core.resolve's thread, whose end the loop waits for
-local function taskresolve(host, service, hints, deadline)
-  local req, msg, code = core.resolve(host, service, hints)
-  if not req then return nil, msg, code end
-  local _ <close> = req
-  local ok
+-- closing(obj, close, ...) -> ...: close(obj), then the rest
+local function closing(obj, close, ...)
+  close(obj)
+  return ...
+end
+
+-- the end of the lookup req, which the loop waits for
+local function taskresult(req, deadline)
+  local ok, msg, code
   repeat
     ok, msg, code = inloop(req, "r", deadline)
     if not ok then
@@ -210,6 +214,27 @@ local function taskresolve(host, service, hints, deadline)
   until ok or code ~= "EAGAIN"
   loop.cancel(req)
   return ok, msg, code
+end
+
+-- a lookup on core.resolve's thread, whose end the loop waits for
+local function taskresolve(host, service, hints, deadline)
+  local req, msg, code = core.resolve(host, service, hints)
+  if not req then return nil, msg, code end
+  return closing(req, req.cancel, taskresult(req, deadline))
+end
+
+-- the end of the lookup req, waited for with a poller of its own
+local function blockresult(req, poller, deadline)
+  local msg, code
+  poller:add(req, "r")
+  repeat
+    local t, passed = left(deadline)
+    if passed then return timedout() end
+    local n
+    n, msg, code = poller:wait(t)
+    if not n then return nil, msg, code end
+  until n > 0
+  return req:result()
 end
 
 -- resolve(host, service, hints, deadline) -> list of addresses or the
@@ -229,20 +254,11 @@ function wait.resolve(host, service, hints, deadline)
   local req
   req, msg, code = core.resolve(host, service, hints)
   if not req then return nil, msg, code end
-  local _ <close> = req
   local poller
   poller, msg, code = core.poller()
-  if not poller then return nil, msg, code end
-  local _ <close> = poller
-  poller:add(req, "r")
-  repeat
-    local t, passed = left(deadline)
-    if passed then return timedout() end
-    local n
-    n, msg, code = poller:wait(t)
-    if not n then return nil, msg, code end
-  until n > 0
-  return req:result()
+  if not poller then return closing(req, req.cancel, nil, msg, code) end
+  return closing(req, req.cancel,
+                 closing(poller, poller.close, blockresult(req, poller, deadline)))
 end
 
 return wait
