@@ -11,6 +11,9 @@ local compat = {}
 
 local EXACT = 2^53
 
+-- whether every number is a double (5.1, LuaJIT, 5.2): no integer subtype
+compat.doubles = math.type == nil
+
 compat.unpack = table.unpack or unpack
 
 compat.pack = table.pack or function(...)

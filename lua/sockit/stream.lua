@@ -396,11 +396,11 @@ end
 
 ---------------------------------------------------------------- writing
 
--- a number as file:write prints it
+-- a number as file:write prints it (a double always as "%.14g")
 local function numeral_string(v, arg)
   local t = math_type(v)
-  if t == "integer" then return format("%d", v) end
-  if t == "float" then return format("%.14g", v) end
+  if t == "integer" and not compat.doubles then return format("%d", v) end
+  if t then return format("%.14g", v) end
   argerror(arg, "write", "string expected, got " ..
            (v == nil and "nil" or type(v)))
 end
