@@ -197,6 +197,10 @@ sockit.run = loop.run
 -- sockit.sleep(s) -> true; in a task, the other tasks run meanwhile
 sockit.sleep = loop.sleep
 
+-- sockit.pcall(f, ...) -> true, ... | false, err: pcall, inside which a
+-- task may wait on every Lua version (plain Lua 5.1's pcall cannot yield)
+sockit.pcall = loop.pcall
+
 -- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
 -- task: each client gets a task calling handler(stream, host, port), and
 -- its stream closes when the handler returns or raises. opts as listen.

@@ -38,6 +38,8 @@ local tasks, ntasks = {}, 0       -- coroutine -> true for each live task
 local readers, writers = {}, {}   -- object -> the coroutine waiting on it
 local interest = {}               -- object -> "r", "w", "rw" as registered
 local closing = {}                -- task -> the object it closes on ending
+-- the coroutine of a loop.pcall on plain Lua 5.1 -> the task it runs in
+local owner = setmetatable({}, {__mode = "k"})
 local poller, p_wait, p_ready     -- created when a task first waits
 local active = false              -- run() is running
 
@@ -178,8 +180,29 @@ end
 -- current() -> the running task, or nil outside one
 function loop.current()
   local co = running()
-  if tasks[co] then return co end
+  if tasks[co] then return owner[co] or co end
   return nil
+end
+
+-- the result of the protected call in co: its yields go on to the task's
+-- resumer, and what resumes the task goes back to co
+local function finish(co, ok, ...)
+  if status(co) == "dead" then
+    owner[co], tasks[co] = nil, nil
+    return ok, ...
+  end
+  return finish(co, resume(co, yield(...)))
+end
+
+-- pcall(f, ...) -> true, results | false, error: pcall, whose f may wait
+-- in a task on every version. Plain Lua 5.1 cannot yield across pcall:
+-- there f runs in a coroutine of its own, which stands for the task.
+function loop.pcall(f, ...)
+  local task = loop.current()
+  if compat.yieldingpcall or task == nil then return pcall(f, ...) end
+  local co = create(function(...) return f(...) end)
+  owner[co], tasks[co] = task, true
+  return finish(co, resume(co, ...))
 end
 
 
@@ -228,6 +251,7 @@ end
 -- obj. Only from a task that can yield (see current and isyieldable).
 function loop.wait(obj, dir, deadline)
   local co = running()
+  co = owner[co] or co
   local map = dir == "r" and readers or writers
   if map[obj] then
     util.error(dir == "r" and "another task is already reading this socket"
@@ -271,6 +295,7 @@ function loop.sleep(s)
   end
   if s ~= s then util.argerror(1, "sleep", "number is NaN") end
   local co = running()
+  co = owner[co] or co
   if not tasks[co] or not isyieldable() then
     if s > 0 then core.sleep(s) end
     return true
