@@ -7,6 +7,8 @@
 #ifndef SOCKIT_COMPAT_H
 #define SOCKIT_COMPAT_H
 
+#include <string.h>
+
 #include "lua.h"
 #include "lauxlib.h"
 
@@ -84,6 +86,15 @@ static inline int sockit_setiuservalue (lua_State *L, int idx, int n) {
 
 #if LUA_VERSION_NUM < 503
 
+/* a metatable made by luaL_newmetatable names its type in __name */
+#define luaL_newmetatable(L, tname)  sockit_newmetatable(L, tname)
+static inline int sockit_newmetatable (lua_State *L, const char *tname) {
+  if (!(luaL_newmetatable)(L, tname)) return 0;
+  lua_pushstring(L, tname);
+  lua_setfield(L, -2, "__name");
+  return 1;
+}
+
 /* lua_getfield and lua_rawgeti return the type they pushed */
 #define lua_getfield(L, idx, k)  (lua_getfield(L, idx, k), lua_type(L, -1))
 #define lua_rawgeti(L, idx, n)   (lua_rawgeti(L, idx, n), lua_type(L, -1))
@@ -146,6 +157,17 @@ static inline void *sockit_testudata (lua_State *L, int idx, const char *tname) 
   if (!lua_rawequal(L, -1, -2)) p = NULL;
   lua_pop(L, 2);
   return p;
+}
+
+/* LuaJIT takes a value that is not a string for the default */
+#define luaL_checkoption  sockit_checkoption
+static inline int sockit_checkoption (lua_State *L, int arg, const char *def,
+                                      const char *const lst[]) {
+  const char *name = def ? luaL_optstring(L, arg, def) : luaL_checkstring(L, arg);
+  int i;
+  for (i = 0; lst[i] != NULL; i++)
+    if (strcmp(lst[i], name) == 0) return i;
+  return luaL_argerror(L, arg, lua_pushfstring(L, "invalid option '%s'", name));
 }
 
 #define luaL_setmetatable(L, tname) \
