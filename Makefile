@@ -120,7 +120,7 @@ fuzz: deps-build
 
 check: build
 	$(DEPS) check
-	$(LUACHECK) $$([ -t 1 ] || echo --no-color) $(wildcard lua spec examples bench)
+	$(LUACHECK) $$([ -t 1 ] || echo --no-color) $(wildcard lua spec examples bench bin/sockit)
 	.ci/doccheck
 
 rockcheck:
@@ -135,6 +135,8 @@ install: build
 	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit
 	install -m 755 $(BUILD)/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
 	install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 bin/sockit $(DESTDIR)$(PREFIX)/bin/sockit
 
 demo: build
 	$(DEPS) demo

@@ -12,10 +12,13 @@
 **   baseline ping c PORT ROUNDS            ROUNDS 1-byte round trips
 **   baseline udpsink c COUNT SIZE          count datagrams until none came
 **                                          for 0.1 s
+**   baseline udpsink batch COUNT SIZE      the same, 64 per recvmmsg
 **   baseline udpsource c PORT COUNT SIZE   send COUNT SIZE-byte datagrams
 **   baseline udpsource blast PORT COUNT SIZE
 **                                          the same, 64 per sendmmsg, faster
 **                                          than any receiver
+**   baseline filesource c PORT PATH        send the file at PATH with
+**                                          sendfile(2)
 */
 #define _GNU_SOURCE
 
@@ -25,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -191,13 +197,43 @@ static int ping (int port, long long rounds) {
 }
 
 
-static int udpsink (size_t size) {
-  struct sockaddr_in a = loopback(0);
+#define BATCH 64
+
+/* one recvmmsg of up to BATCH datagrams of 'size' bytes into 'buf' */
+static int recvbatch (int fd, char *buf, size_t size) {
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_storage from[BATCH];
+  int i;
+  memset(msgs, 0, sizeof msgs);
+  for (i = 0; i < BATCH; i++) {
+    iov[i].iov_base = buf + (size_t)i * size;
+    iov[i].iov_len = size;
+    msgs[i].msg_hdr.msg_name = &from[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  return recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
+}
+
+
+/* one datagram, or a batch: the count received, -1 when none came */
+static int recvsome (int fd, char *buf, size_t size, int batched) {
   struct sockaddr_storage from;
+  socklen_t len = sizeof from;
+  if (batched) return recvbatch(fd, buf, size);
+  return recvfrom(fd, buf, size, 0, (struct sockaddr *)&from, &len) < 0
+         ? -1 : 1;
+}
+
+
+static int udpsink (size_t size, int batched) {
+  struct sockaddr_in a = loopback(0);
   struct timeval idle = {0, 100000};
   socklen_t len = sizeof a;
-  char *buf = pattern(size, 0);
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  char *buf = pattern(size * BATCH, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0), n;
   long long got = 0;
   double t0 = 0, t1 = 0, c0 = 0;
   if (fd < 0) die("socket");
@@ -205,23 +241,20 @@ static int udpsink (size_t size) {
   if (getsockname(fd, (struct sockaddr *)&a, &len) != 0) die("getsockname");
   printf("port %d\n", ntohs(a.sin_port));
   fflush(stdout);
-  for (;;) {
-    len = sizeof from;
-    if (recvfrom(fd, buf, size, 0, (struct sockaddr *)&from, &len) < 0) break;
+  while ((n = recvsome(fd, buf, size, batched)) > 0) {
     t1 = wall();
-    if (got++ == 0) {  /* the clocks start at the first datagram */
+    if (got == 0) {  /* the clocks start at the first datagrams */
       t0 = t1;
       c0 = cpu();
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
     }
+    got += n;
   }
   printf("result got=%lld span=%.9f cpu=%.9f\n", got, t1 - t0, cpu() - c0);
   free(buf);
   return got > 1 ? 0 : 1;
 }
 
-
-#define BATCH 64
 
 /* 'count' datagrams in batches of up to BATCH, one sendmmsg each */
 static void blast (int fd, struct sockaddr_in *a, char *buf, size_t size,
@@ -263,6 +296,22 @@ static int udpsource (int batched, int port, long long count, size_t size) {
 }
 
 
+static int filesource (int port, const char *path) {
+  int fd = connectto(port), f = open(path, O_RDONLY);
+  double t0 = wall(), c0 = cpu();
+  struct stat st;
+  off_t off = 0;
+  if (f < 0 || fstat(f, &st) != 0) die(path);
+  while (off < st.st_size)
+    if (sendfile(fd, f, &off, (size_t)(st.st_size - off)) < 0)
+      die("sendfile");
+  close(f);
+  close(fd);
+  printf("result wall=%.9f cpu=%.9f\n", wall() - t0, cpu() - c0);
+  return 0;
+}
+
+
 int main (int argc, char **argv) {
   const char *role = argc > 1 ? argv[1] : "";
   if (strcmp(role, "sink") == 0 && argc == 4)
@@ -276,7 +325,9 @@ int main (int argc, char **argv) {
   if (strcmp(role, "ping") == 0 && argc == 5)
     return ping((int)number(argv[3]), number(argv[4]));
   if (strcmp(role, "udpsink") == 0 && argc == 5)
-    return udpsink((size_t)number(argv[4]));
+    return udpsink((size_t)number(argv[4]), strcmp(argv[2], "batch") == 0);
+  if (strcmp(role, "filesource") == 0 && argc == 5)
+    return filesource((int)number(argv[3]), argv[4]);
   if (strcmp(role, "udpsource") == 0 && argc == 6)
     return udpsource(strcmp(argv[2], "blast") == 0, (int)number(argv[3]),
                      number(argv[4]),

@@ -60,14 +60,17 @@ function roles.source(port, bytes, chunk)
   return true
 end
 
--- lines receive COUNT: receive("*l") until the peer closes
-function roles.lines(expect)
+-- lines receive COUNT [HEAPMB]: receive("*l") until the peer closes,
+-- with about HEAPMB MB of live heap
+function roles.lines(expect, heapmb)
+  local keep = {}
+  for i = 1, (heapmb or 0) * 1024 * 1024 // 100 do keep[i] = {i} end
   local c = acceptone()
   local t0, c0, count = socket.gettime(), os.clock(), 0
   while c:receive("*l") do count = count + 1 end
   report("lines=%d wall=%.9f cpu=%.9f", count, socket.gettime() - t0,
     os.clock() - c0)
-  return count == expect
+  return count == expect and #keep >= 0
 end
 
 function roles.pong()

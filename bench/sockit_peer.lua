@@ -102,13 +102,39 @@ function roles.source(port, bytes, chunk)
   return true
 end
 
--- lines stream COUNT: Stream:read("l") until the peer closes
-function roles.lines(expect)
+-- a live heap of about mb MB (small tables, as a server's state): the
+-- collector then has more to traverse per cycle
+local function liveheap(mb)
+  local keep = {}
+  for i = 1, (mb or 0) * 1024 * 1024 // 100 do keep[i] = {i} end
+  return keep
+end
+
+-- lines stream|iter COUNT [HEAPMB]: Stream:read("l") (or a for loop over
+-- stream:lines()) until the peer closes
+function roles.lines(expect, heapmb)
+  local keep = liveheap(heapmb)
+  local iter = mode == "iter"
+  mode = "stream"  -- acceptone makes a Stream either way
   local c = acceptone()
   local t0, c0, count = now(), os.clock(), 0
-  while c:read("l") do count = count + 1 end
+  if iter then
+    for _ in c:lines() do count = count + 1 end
+  else
+    while c:read("l") do count = count + 1 end
+  end
   report("lines=%d wall=%.9f cpu=%.9f", count, now() - t0, os.clock() - c0)
-  return count == expect
+  return count == expect and #keep >= 0
+end
+
+-- longline stream BYTES: one line of BYTES bytes (the limit raised)
+function roles.longline(expect)
+  local c = acceptone()
+  c:setmaxline(expect + 1)
+  local t0, c0 = now(), os.clock()
+  local line = assert(c:read("l"))
+  report("bytes=%d wall=%.9f cpu=%.9f", #line, now() - t0, os.clock() - c0)
+  return #line == expect
 end
 
 -- pong core: echo single bytes until the peer closes
@@ -140,28 +166,74 @@ function roles.ping(port, rounds)
   return true
 end
 
--- udpsink udp COUNT SIZE: count datagrams until 0.1 s without one
+local BATCH = 64  -- datagrams per recvmany/sendmany, as baseline.c
+
+-- how each mode takes in datagrams: the count, nil when none came
+local takers = {
+  udp = function(u, size) return u:recvfrom(size) and 1 end,
+  batch = function(u, size)
+    local list = u:recvmany(BATCH, size)
+    return list and #list
+  end,
+}
+
+-- udpsink udp|batch COUNT SIZE: count datagrams until 0.1 s without one
 function roles.udpsink(_, size)
+  local take = assert(takers[mode], "unknown mode")
   local u = assert(require("sockit").udp({bind = {"127.0.0.1", 0}}))
   tellport(select(2, u:sockname()))
-  assert(u:recvfrom(size))
-  local t0, c0, t1, got = now(), os.clock(), 0, 1
+  local got = assert(take(u, size))
+  local t0, c0, t1 = now(), os.clock(), 0
   u:settimeout(0.1)
-  while u:recvfrom(size) do
-    got = got + 1
+  while true do
+    local n = take(u, size)
+    if not n then break end
+    got = got + n
     t1 = now()
   end
   report("got=%d span=%.9f cpu=%.9f", got, t1 - t0, os.clock() - c0)
   return got > 1
 end
 
--- udpsource udp PORT COUNT SIZE
+-- count datagrams of data to port, BATCH per sendmany
+local function sendbatches(u, data, port, count)
+  local list = {}
+  for i = 1, BATCH do list[i] = {data, "127.0.0.1", port} end
+  while count > 0 do
+    if count < BATCH then
+      for i = count + 1, #list do list[i] = nil end
+    end
+    count = count - assert(u:sendmany(list))
+  end
+end
+
+-- udpsource udp|batch PORT COUNT SIZE
 function roles.udpsource(port, count, size)
   local u = assert(require("sockit").udp())
   local data = string.rep("u", size)
   local t0, c0 = now(), os.clock()
-  for _ = 1, count do assert(u:sendto(data, "127.0.0.1", port)) end
+  if mode == "batch" then sendbatches(u, data, port, count)
+  else
+    for _ = 1, count do assert(u:sendto(data, "127.0.0.1", port)) end
+  end
   report("sent=%d wall=%.9f cpu=%.9f", count, now() - t0, os.clock() - c0)
+  return true
+end
+
+-- filesource sendfile|copy PORT PATH: the file to a Stream, by
+-- stream:sendfile or by reading it into strings and writing those
+function roles.filesource(port)
+  local c = assert(require("sockit").connect("127.0.0.1", port))
+  local path = arg[4]
+  local t0, c0 = now(), os.clock()
+  if mode == "sendfile" then assert(c:sendfile(path))
+  else
+    local f = assert(io.open(path, "rb"))
+    for piece in f:lines(CHUNK) do assert(c:write(piece)) end
+    f:close()
+  end
+  c:close()
+  report("wall=%.9f cpu=%.9f", now() - t0, os.clock() - c0)
   return true
 end
 

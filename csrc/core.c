@@ -7,18 +7,20 @@
 
 /* the methods of a socket, which are also functions of the module */
 static const luaL_Reg *const socketmeth[] = {
-  sockit_socket_meth, sockit_io_meth, sockit_address_meth,
+  sockit_socket_meth, sockit_io_meth, sockit_msg_meth, sockit_address_meth,
   sockit_option_meth, NULL
 };
 
 static const luaL_Reg *const buffermeth[] = {sockit_buffer_meth, NULL};
 static const luaL_Reg *const pollermeth[] = {sockit_poller_meth, NULL};
 static const luaL_Reg *const requestmeth[] = {sockit_request_meth, NULL};
+static const luaL_Reg *const readermeth[] = {sockit_reader_meth, NULL};
 
 static const luaL_Reg *const funcs[] = {
-  sockit_socket_funcs, sockit_address_funcs, sockit_time_funcs,
+  sockit_socket_funcs, sockit_io_funcs, sockit_address_funcs,
+  sockit_time_funcs,
   sockit_buffer_funcs, sockit_poller_funcs, sockit_resolve_funcs,
-  sockit_error_funcs, NULL
+  sockit_error_funcs, sockit_reader_funcs, sockit_msg_funcs, NULL
 };
 
 
@@ -32,15 +34,38 @@ static void setconstants (lua_State *L) {
 }
 
 
+/*
+** recv and recvfrom, methods and functions alike, as closures over one
+** scratch block of this state (a static one would be shared by every
+** state of the process)
+*/
+static void setrecv (lua_State *L) {
+  const luaL_Reg *f;
+  luaL_getmetatable(L, SOCKIT_SOCKET);
+  lua_getfield(L, -1, "__index");
+  lua_newuserdatauv(L, SOCKIT_SCRATCH, 0);
+  for (f = sockit_recv_meth; f->name != NULL; f++) {
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, f->func, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, f->name);  /* the methods */
+    lua_setfield(L, -5, f->name);  /* the module */
+  }
+  lua_pop(L, 3);
+}
+
+
 /* core.send(s, data) and s:send(data) are the same function */
 LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_newclass(L, SOCKIT_SOCKET, sockit_socket_metameth, socketmeth);
   sockit_newclass(L, SOCKIT_BUFFER, sockit_buffer_metameth, buffermeth);
   sockit_newclass(L, SOCKIT_POLLER, sockit_poller_metameth, pollermeth);
   sockit_newclass(L, SOCKIT_REQUEST, sockit_request_metameth, requestmeth);
+  sockit_newclass(L, SOCKIT_READER, sockit_reader_metameth, readermeth);
   lua_newtable(L);
   sockit_setfuncs(L, socketmeth);
   sockit_setfuncs(L, funcs);
   setconstants(L);
+  setrecv(L);
   return 1;
 }

@@ -70,12 +70,21 @@ static int checkevents (lua_State *L, int arg) {
 }
 
 
-/* the descriptor of a socket or a resolve request; -1 once closed */
+/*
+** The descriptor of a socket, a resolve request or a descriptor number
+** (standard input, a pipe: what is not a socket); -1 once closed. A
+** number is its own object in the map, and the poller does not own it.
+*/
 static int objfd (lua_State *L, int arg) {
   sockit_Socket *s = (sockit_Socket *)luaL_testudata(L, arg, SOCKIT_SOCKET);
   if (s != NULL) return s->fd;
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    lua_Integer fd = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, 0 <= fd && fd <= 0x7fffffff, arg, "invalid descriptor");
+    return (int)fd;
+  }
   if (luaL_testudata(L, arg, SOCKIT_REQUEST) == NULL)
-    luaL_typeerror(L, arg, "socket or request");
+    luaL_typeerror(L, arg, "socket, request or descriptor");
   return sockit_requestfd(L, arg);
 }
 
@@ -299,6 +308,8 @@ static int l_add (lua_State *L) {
   luaL_argcheck(L, fd >= 0, 2, "attempt to watch a closed object");
   if (watched(L, map, 2) >= 0) return sockit_fail(L, EEXIST);
   if (lua_rawgeti(L, map, fd) != LUA_TNIL) {
+    /* a number cannot take the place of an open object with it */
+    if (objfd(L, lua_gettop(L)) == fd) return sockit_fail(L, EEXIST);
     /* an object closed while watched left its number behind */
     backend_ctl(L, p, OP_REMOVE, fd, 0);
     forget(L, p, map, fd);

@@ -25,6 +25,7 @@
 #define SOCKIT_BUFFER   "sockit.buffer"
 #define SOCKIT_POLLER   "sockit.poller"
 #define SOCKIT_REQUEST  "sockit.request"
+#define SOCKIT_READER   "sockit.reader"
 
 /* registry: the function a watched socket's close calls (poller.c) */
 #define SOCKIT_UNWATCH  "sockit.unwatch"
@@ -32,15 +33,19 @@
 /* the most one recv allocates, whatever the caller asks for */
 #define SOCKIT_RECVMAX  (1024 * 1024)
 
+/* a recv up to this size goes through the state's scratch block (io.c) */
+#define SOCKIT_SCRATCH  (64 * 1024)
+
 /* the longest Unix socket path, in bytes (sun_path: 108 on Linux) */
 #define SOCKIT_PATHMAX  ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 
+/* the ints first: 24 bytes, not 32 with the double's padding */
 typedef struct sockit_Socket {
   int fd;           /* -1 once closed */
   int family;       /* AF_INET, AF_INET6, AF_UNIX */
   int type;         /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-  double timeout;   /* seconds, or SOCKIT_FOREVER: blocking */
   int watchers;     /* pollers watching it (poller.c) */
+  double timeout;   /* seconds, or SOCKIT_FOREVER: blocking */
 } sockit_Socket;
 
 /* timeouts and deadlines (time.c): no limit, and try once */
@@ -107,12 +112,35 @@ extern const luaL_Reg sockit_socket_meth[], sockit_socket_metameth[],
                       sockit_socket_funcs[];
 
 /* io.c */
-extern const luaL_Reg sockit_io_meth[];
+int sockit_retry (sockit_Socket *s, sockit_Wait *w, int err, int events);
+extern const luaL_Reg sockit_io_meth[], sockit_recv_meth[], sockit_io_funcs[];
+
+/* msg.c */
+extern const luaL_Reg sockit_msg_meth[], sockit_msg_funcs[];
 
 /* buffer.c */
 size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start);
 extern const luaL_Reg sockit_buffer_meth[], sockit_buffer_metameth[],
                       sockit_buffer_funcs[];
+
+/*
+** reader.c: a Stream's receive buffer, where every byte a Stream reads
+** enters. Another C module (a TLS binding) fills one without a Lua
+** string per fill: it takes the reader (the Stream's `reader` field, made
+** at its first read, or one from core.reader) with sockit_toreader, asks
+** sockit_readerspace for room (*n: the least it needs, 0 for a fill's
+** worth of 64 KiB; set to the room there is), writes up to *n bytes at
+** the pointer returned (decrypted data, say), then says how many with
+** sockit_readeradd. The pointer is valid until the reader's next use
+** from Lua; NULL means out of memory, with nothing changed. core's
+** recv_into(s, reader) is the same three steps around recv.
+*/
+typedef struct sockit_Reader sockit_Reader;
+sockit_Reader *sockit_toreader (lua_State *L, int arg);  /* NULL: not one */
+char *sockit_readerspace (lua_State *L, sockit_Reader *r, size_t *n);
+void sockit_readeradd (sockit_Reader *r, size_t n);
+extern const luaL_Reg sockit_reader_meth[], sockit_reader_metameth[],
+                      sockit_reader_funcs[];
 
 /* address.c */
 int sockit_toaddr (lua_State *L, int arg, int family, int passive,

@@ -139,12 +139,16 @@ end
 local function main(argv)
   local opts = parse_args(argv)
   max_queue = opts["max-queue"]
+  -- a client's failure ends its own connection only: it is reported,
+  -- and the room goes on
   local server = assert(sockit.serve(opts.host, opts.port, client,
-                                     {maxline = MAXLINE}))
+    {maxline = MAXLINE, onerror = function(err, host, port)
+      io.stderr:write("chat_server: ", host, " ", port, ": ", tostring(err), "\n")
+    end}))
   local host, port = server:address()
   print(("listening %s %d"):format(host, port))
   io.stdout:flush()
-  -- a client's failure is reported, and the room goes on
+  -- so does a failure of an outbox's task
   sockit.run(function(err)
     io.stderr:write("chat_server: ", tostring(err), "\n")
   end)

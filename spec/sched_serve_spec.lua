@@ -72,44 +72,52 @@ describe("sockit.serve", function()
     assert.are.equal("sockit.stream (closed)", tostring(kept))
   end)
 
-  it("closes the stream when the handler raises, and the error reaches run", function()
-    local kept
+  it("closes the stream when the handler raises, and the error goes to onerror", function()
+    local kept, reported
     local srv, port = serve(function(s)
       kept = s
       error("handler failed")
-    end)
-    local got
+    end, {onerror = function(err, host, p)
+      reported = {err = err, host = host, port = p}
+    end})
+    local got, mine
     sockit.spawn(function()
       local c = connect(port)
+      mine = select(2, c:sockname())
       got = table.pack(c:read("l"))
       c:close()
       srv:close()
     end)
     local errors = {}
-    assert.is_true(sockit.run(function(err, task, tb)
-      errors[#errors + 1] = {err, task, tb}
-    end))
-    assert.are.equal(1, #errors)
-    assert.matches("sched_serve_spec.lua:%d+: handler failed", errors[1][1])
-    assert.matches("stack traceback", errors[1][3], 1, true)
+    assert.is_true(sockit.run(function(err) errors[#errors + 1] = err end))
+    assert.are.same({}, errors)
+    assert.matches("sched_serve_spec.lua:%d+: handler failed", reported.err)
+    assert.are.equal("127.0.0.1", reported.host)
+    assert.are.equal(mine, reported.port)
     assert.are.equal("sockit.stream (closed)", tostring(kept))
     -- end of stream, not a failure
     assert.are.same({n = 1}, got)
   end)
 
-  it("raises a handler's error from run when there is no onerror", function()
-    local srv, port = serve(function() error("unhandled") end)
+  it("never lets a handler's error reach run, and serves the next client", function()
+    local n = 0
+    local srv, port = serve(function(s)
+      n = n + 1
+      if n == 1 then error({"not even a string"}) end
+      assert(s:write("second\n"))
+    end, {onerror = function() end})
+    local reply
     sockit.spawn(function()
       local c = connect(port)
-      c:read("l")
+      c:read("a")
       c:close()
+      c = connect(port)
+      reply = c:read("l")
+      c:close()
+      srv:close()
     end)
-    local ok, err = pcall(sockit.run)
-    assert.is_false(ok)
-    assert.matches("unhandled", err)
-    assert.matches("stack traceback", err, 1, true)
-    srv:close()
     run()
+    assert.are.equal("second", reply)
   end)
 
   it("stops accepting once the server is closed, and run returns", function()

@@ -9,6 +9,7 @@ local env = require("support.env")
 local fds = require("support.fds")
 local files = require("support.files")
 local net = require("support.net")
+local proc = require("support.proc")
 local errs = require("support.errs")
 local core = env.core()
 local sockit = require("sockit")
@@ -250,6 +251,50 @@ describe("sockit.sleep", function()
     end
     run()
     assert.are.same({"a1", "b1", "c1", "a2", "b2", "c2"}, seen)
+  end)
+
+  it("in a task sleeps forever from 1e9 seconds on: the task ends with the loop", function()
+    local woke, other = 0, false
+    for _, s in ipairs({math.huge, 1e300, 2e9}) do
+      sockit.spawn(function()
+        sockit.sleep(s)
+        woke = woke + 1
+      end)
+    end
+    sockit.spawn(function()
+      sockit.sleep(0.01)
+      other = true
+    end)
+    run()
+    assert.is_true(other)
+    assert.are.equal(0, woke)
+    -- nothing is left for a later run
+    run()
+    assert.are.equal(0, woke)
+  end)
+
+  it54("a task sleeping forever closes its to-be-closed variables as it ends", [[
+    local assert, sockit, run = ...
+    local closed = 0
+    for _, s in ipairs({math.huge, 1e300, 2e9}) do
+      sockit.spawn(function()
+        local _ <close> = setmetatable({}, {__close = function() closed = closed + 1 end})
+        sockit.sleep(s)
+      end)
+    end
+    run()
+    assert.are.equal(3, closed)
+    run()
+    assert.are.equal(3, closed)
+  ]], assert, sockit, run)
+
+  it("outside a task sleeps forever from 1e9 seconds on, raising nothing", function()
+    -- the child is still asleep when `timeout` ends it (status 124)
+    for _, s in ipairs({"math.huge", "2e9"}) do
+      local status, _, err = proc.exec(("timeout 0.3 %s -e %s"):format(env.LUA,
+        env.quote("require('sockit').sleep(" .. s .. ")")))
+      assert.are.equal(124, status, err)
+    end
   end)
 
   it("outside a task simply sleeps and returns true", function()
@@ -644,6 +689,45 @@ describe("a stream used in tasks and then outside", function()
     assert.are.equal("out", a:read("l"))
     assert.is_nil(x:gettimeout())
     assert.is_false(fds.nonblocking(x:fileno()))
+  end)
+end)
+
+describe("a Unix connect to a full backlog inside a task", function()
+  it("waits in the loop until the server has room, or times out", function()
+    local path = files.tmppath("full.sock")
+    local l = core.socket("unix", "stream")
+    local fill, taken = {}, {}
+    finally(function()
+      for _, c in ipairs(fill) do c:close() end
+      for _, c in ipairs(taken) do c:close() end
+      l:close()
+    end)
+    assert(l:bind(path))
+    assert(l:listen(0))
+    local code
+    repeat
+      local c = core.socket("unix", "stream"):settimeout(0)
+      fill[#fill + 1] = c
+      local ok, _, err = c:connect(path)
+      code = err
+    until not ok
+    assert.are.equal("EAGAIN", code)
+    local late, connected
+    sockit.spawn(function()
+      late = table.pack(sockit.connect_unix(path, {timeout = 0.05}))
+      sockit.spawn(function()
+        -- runs while the connect below waits: it makes room
+        sockit.sleep(0.02)
+        taken[#taken + 1] = assert(l:accept())
+      end)
+      local c = assert(sockit.connect_unix(path, {timeout = SAFETY}))
+      connected = true
+      c:close()
+    end)
+    run()
+    errs.fails("ETIMEDOUT", table.unpack(late, 1, late.n))
+    assert.is_true(connected)
+    assert.are.equal(1, #taken)
   end)
 end)
 

@@ -27,9 +27,7 @@ local function server(host)
 end
 
 local function connect(...)
-  local s, msg, code = sockit.connect(...)
-  if s then finally(function() s:close() end) end
-  return s, msg, code
+  return net.closing(finally, sockit.connect(...))
 end
 
 -- A listener whose accept queue is full: loopback drops further SYNs, so

@@ -9,7 +9,6 @@
 -- wrong arguments raise.
 
 local core = require("sockit.core")
-local loop = require("sockit.loop")
 local server = require("sockit.server")
 local stream = require("sockit.stream")
 local udp = require("sockit.udp")
@@ -22,11 +21,16 @@ sockit._VERSION = core._VERSION
 
 -- the names each options table takes; any other raises
 local STREAM = util.names({"timeout", "maxline"})
-local CONNECT = util.names({"timeout", "maxline", "family", "nodelay", "bind"})
+local CONNECT = util.names({"timeout", "maxline", "family", "nodelay", "bind",
+                            "happy_eyeballs", "attempt_delay"})
 local LISTEN = util.names({"timeout", "maxline", "family", "nodelay",
                            "backlog", "reuseaddr"})
 local LISTEN_UNIX = util.names({"timeout", "maxline", "backlog", "unlink"})
 local UDP = util.names({"family", "bind", "connect"})
+local SERVE = util.names({"timeout", "maxline", "family", "nodelay",
+                          "backlog", "reuseaddr", "max", "onerror"})
+local SERVE_UNIX = util.names({"timeout", "maxline", "backlog", "unlink",
+                               "max", "onerror"})
 
 -- the options a stream takes: timeout (seconds, nil blocks) and maxline
 local function streamopts(opts, arg, fname)
@@ -54,57 +58,196 @@ local function resolve(host, service, hints, deadline)
                      wait.resolve(host, service, hints, deadline))
 end
 
--- one attempt to connect sock to address a, bound first to `bind` ({host,
--- port} or nil) -> true or the fail tuple
-local function attempt(sock, a, nodelay, bind, deadline)
+-- the options of each attempt of connect: nodelay, bind ({host, port} or
+-- nil) and the delay between two attempts (nil: one at a time)
+local function attemptopts(opts)
+  local o = {nodelay = util.option(opts, "nodelay", "boolean", 3, "connect")}
+  if opts.bind ~= nil then
+    o.bind = {util.address(opts.bind, 3, "connect", "bind")}
+  end
+  local eyeballs = util.option(opts, "happy_eyeballs", "boolean", 3, "connect")
+  local delay = util.option(opts, "attempt_delay", "number", 3, "connect")
+  if delay and (delay ~= delay or delay < 0) then
+    util.argerror(3, "connect", "option 'attempt_delay': value out of range")
+  end
+  if eyeballs ~= false then o.delay = delay or 0.25 end
+  return o
+end
+
+-- sets sock up for an attempt on address a (nodelay, then bind, in the
+-- family of the attempt) -> true or the fail tuple
+local function prepare(sock, a, o, deadline)
   local ok, msg, code = true, nil, nil
-  if nodelay ~= false then
+  if o.nodelay ~= false then
     ok, msg, code = core.setoption(sock, "nodelay", true)
   end
-  if ok and bind then
-    -- the local address, by name or number, in the family of this attempt
+  if ok and o.bind then
     local list
-    list, msg, code = resolve(bind[1], bind[2],
+    list, msg, code = resolve(o.bind[1], o.bind[2],
       {type = "stream", family = a.family, passive = true}, deadline)
     ok = nil
     if list then ok, msg, code = core.bind(sock, list[1].host, list[1].port) end
   end
-  if ok then
-    ok, msg, code = wait.call(sock, core.connect, deadline, a.host, a.port)
-  end
   return ok, msg, code
 end
 
--- sockit.connect(host, port [, opts]) -> stream, or the fail of the last
--- address tried. opts: timeout (one deadline for the lookup and every
--- attempt, then the stream's timeout), family, nodelay (default true),
--- bind = {host, port}, maxline.
-function sockit.connect(host, port, opts)
-  util.string(host, 1, "connect")
-  port = util.port(port, 2, "connect")
-  opts = util.opts(opts, 3, "connect", CONNECT)
-  local timeout, maxline = connectopts(opts, 3, "connect")
-  local family = util.family(opts, 3, "connect")
-  local nodelay = util.option(opts, "nodelay", "boolean", 3, "connect")
-  local bind = opts.bind
-  if bind ~= nil then bind = {util.address(bind, 3, "connect", "bind")} end
-  local deadline = wait.deadline(timeout)
-  local list, msg, code = resolve(host, port,
-    {type = "stream", family = family}, deadline)
-  if not list then return nil, msg, code end
+-- a socket for an attempt on address a -> sock or the fail tuple
+local function opensocket(a, o, deadline)
+  local sock, msg, code = core.socket(a.family, "stream")
+  if not sock then return nil, msg, code end
+  local ok
+  ok, msg, code = prepare(sock, a, o, deadline)
+  if ok then return sock end
+  core.close(sock)
+  return nil, msg, code
+end
+
+-- each address in turn, each attempt waiting up to the deadline -> the
+-- connected socket, or the fail tuple of the last attempt
+local function sequential(list, o, deadline)
+  local msg, code
   for _, a in ipairs(list) do
-    local sock
-    sock, msg, code = core.socket(a.family, "stream")
+    local sock, ok
+    sock, msg, code = opensocket(a, o, deadline)
     if sock then
-      local ok
-      ok, msg, code = attempt(sock, a, nodelay, bind, deadline)
-      if ok then return stream.new(sock, timeout, maxline) end
+      ok, msg, code = wait.connect(sock, deadline, a.host, a.port)
+      if ok then return sock end
       core.close(sock)
       -- the next address would fail the same way
       if deadline and core.monotime() >= deadline then break end
     end
   end
   return nil, msg, code
+end
+
+-- RFC 8305, section 4: the resolver's order within each family, the
+-- families interleaved, IPv6 first
+local function interleave(list)
+  local v6, v4, out = {}, {}, {}
+  for _, a in ipairs(list) do
+    local fam = a.family == "inet6" and v6 or v4
+    fam[#fam + 1] = a
+  end
+  for i = 1, math.max(#v6, #v4) do
+    out[#out + 1] = v6[i]
+    out[#out + 1] = v4[i]
+  end
+  return out
+end
+
+local function closeall(socks)
+  for i = #socks, 1, -1 do
+    core.close(socks[i])
+    socks[i] = nil
+  end
+end
+
+-- Looks at each pending attempt: a failed one closes, and the first that
+-- connected leaves the list, the others closed. -> the winner or false,
+-- and the failure of the last attempt that failed (else msg, code).
+local function settle(pending, msg, code)
+  local i = 1
+  while pending[i] do
+    local sock = pending[i]
+    local ok, m, c = wait.connected(sock)
+    if ok then
+      table.remove(pending, i)
+      closeall(pending)
+      return sock
+    elseif ok == nil then
+      core.close(sock)
+      table.remove(pending, i)
+      msg, code = m, c
+    else
+      i = i + 1
+    end
+  end
+  return false, msg, code
+end
+
+-- starts an attempt on address a -> true, sock once connected; false,
+-- sock while it is pending; or the fail tuple
+local function start(a, o, deadline)
+  local sock, msg, code = opensocket(a, o, deadline)
+  if not sock then return nil, msg, code end
+  local ok
+  ok, msg, code = wait.connect(sock, 0, a.host, a.port)
+  if ok then return true, sock end
+  if code == "EINPROGRESS" then return false, sock end
+  core.close(sock)
+  return nil, msg, code
+end
+
+-- RFC 8305, section 5: the next attempt starts o.delay seconds after the
+-- previous one, or as soon as an attempt fails, while earlier ones are
+-- still pending; the first to connect wins and the rest close. Every
+-- attempt ends at the one deadline. -> the connected socket, or the fail
+-- tuple of the last attempt (ETIMEDOUT at the deadline)
+local function race(list, o, deadline)
+  local pending = {}
+  local i, nextat = 1, 0      -- the next address, and when it may start
+  local msg, code, sock
+  while true do
+    if deadline and core.monotime() >= deadline then
+      closeall(pending)
+      return wait.timedout()
+    end
+    local a = list[i]
+    if a and (pending[1] == nil or core.monotime() >= nextat) then
+      i = i + 1
+      local done, s, c = start(a, o, deadline)
+      if done then
+        closeall(pending)
+        return s
+      elseif done == false then
+        pending[#pending + 1] = s
+        nextat = core.monotime() + o.delay
+      else
+        msg, code, nextat = s, c, 0
+      end
+    elseif pending[1] == nil then
+      return nil, msg, code
+    else
+      local wake = deadline
+      if a and not (deadline and deadline < nextat) then wake = nextat end
+      local woke, m, c = wait.writable(pending, wake)
+      if not woke and c ~= "ETIMEDOUT" then
+        closeall(pending)
+        return nil, m, c
+      end
+      local n = #pending
+      sock, msg, code = settle(pending, msg, code)
+      if sock then return sock end
+      if #pending < n then nextat = 0 end
+    end
+  end
+end
+
+-- sockit.connect(host, port [, opts]) -> stream, or the fail of the last
+-- address tried. opts: timeout (one deadline for the lookup and every
+-- attempt, then the stream's timeout), family, nodelay (default true),
+-- bind = {host, port}, maxline, happy_eyeballs (default true: RFC 8305's
+-- staggered attempts; false tries one address at a time), attempt_delay
+-- (seconds between two attempts, default 0.25).
+function sockit.connect(host, port, opts)
+  util.string(host, 1, "connect")
+  port = util.port(port, 2, "connect")
+  opts = util.opts(opts, 3, "connect", CONNECT)
+  local timeout, maxline = connectopts(opts, 3, "connect")
+  local family = util.family(opts, 3, "connect")
+  local o = attemptopts(opts)
+  local deadline = wait.deadline(timeout)
+  local list, msg, code = resolve(host, port,
+    {type = "stream", family = family}, deadline)
+  if not list then return nil, msg, code end
+  local sock
+  if o.delay and list[2] then
+    sock, msg, code = race(interleave(list), o, deadline)
+  else
+    sock, msg, code = sequential(list, o, deadline)
+  end
+  if not sock then return nil, msg, code end
+  return stream.new(sock, timeout, maxline)
 end
 
 -- sockit.connect_unix(path [, opts]) -> stream; opts: timeout, maxline
@@ -115,7 +258,7 @@ function sockit.connect_unix(path, opts)
   local sock, msg, code = core.socket("unix", "stream")
   if not sock then return nil, msg, code end
   local ok
-  ok, msg, code = wait.call(sock, core.connect, wait.deadline(timeout), path)
+  ok, msg, code = wait.connect(sock, wait.deadline(timeout), path)
   if not ok then
     core.close(sock)
     return nil, msg, code
@@ -181,42 +324,93 @@ function sockit.stream(sock, opts)
   return stream.new(sock, streamopts(opts, 2, "stream"))
 end
 
+-- sockit.readfd(fd, n [, timeout]) -> up to n bytes from the descriptor
+-- number fd, which need not be a socket (0 is standard input); nil at end
+-- of file. In a task the others run while it waits.
+function sockit.readfd(fd, n, timeout)
+  fd = util.integer(fd, 1, "readfd", 0)
+  n = util.integer(n, 2, "readfd", 1)
+  timeout = util.timeout(timeout, 3, "readfd")
+  local ok, msg, code = wait.readablefd(fd, wait.deadline(timeout))
+  if not ok then return nil, msg, code end
+  local data
+  data, msg, code = core.read(fd, n)
+  if data == "" then return nil end
+  return data, msg, code
+end
+
 
 ---------------------------------------------------------------- scheduler
 
 -- sockit.spawn(fn, ...) -> task, a coroutine that runs fn(...) once
 -- sockit.run runs; inside it, sockit calls that would block let the other
 -- tasks run instead
-sockit.spawn = loop.spawn
+sockit.spawn = wait.spawn
 
 -- sockit.run([onerror]) -> true once no task is left. A task's error is
 -- raised from here with the task's traceback, unless onerror(err, task,
 -- traceback) is given.
-sockit.run = loop.run
+sockit.run = wait.run
 
 -- sockit.sleep(s) -> true; in a task, the other tasks run meanwhile
-sockit.sleep = loop.sleep
+sockit.sleep = wait.sleep
+
+-- the handler of serve and serve_unix (argument arg)
+local function checkhandler(handler, arg, fname)
+  if not wait.callable(handler) then
+    util.argerror(arg, fname, "function expected, got " ..
+                  (handler == nil and "no value" or type(handler)))
+  end
+end
+
+-- the options of serve and serve_unix: those of listen and listen_unix,
+-- max and onerror, checked and as server.listen and server.serve take them
+local function serveopts(opts, arg, fname)
+  local o = serveropts(opts, arg, fname)
+  o.max = util.option(opts, "max", "integer", arg, fname)
+  if o.max and o.max < 1 then
+    util.argerror(arg, fname, "option 'max': value out of range")
+  end
+  o.onerror = opts.onerror
+  if o.onerror ~= nil and not wait.callable(o.onerror) then
+    util.argerror(arg, fname, "option 'onerror': function expected, got "
+                  .. type(o.onerror))
+  end
+  return o
+end
 
 -- sockit.pcall(f, ...) -> true, ... | false, err: pcall, inside which a
 -- task may wait on every Lua version (plain Lua 5.1's pcall cannot yield)
-sockit.pcall = loop.pcall
+sockit.pcall = wait.pcall
 
 -- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
 -- task: each client gets a task calling handler(stream, host, port), and
--- its stream closes when the handler returns or raises. opts as listen.
--- Closing the server stops the accepting.
+-- its stream closes when the handler returns or raises. A handler's error
+-- ends its connection only, reported to opts.onerror(err, host, port) or
+-- stderr. opts: those of listen, max (connections at once), onerror.
+-- server:shutdown or server:close stops the accepting.
 function sockit.serve(host, port, handler, opts)
   util.string(host, 1, "serve")
   port = util.port(port, 2, "serve")
-  if not loop.callable(handler) then
-    util.argerror(3, "serve", "function expected, got " ..
-                  (handler == nil and "no value" or type(handler)))
-  end
-  opts = util.opts(opts, 4, "serve", LISTEN)
-  local srv, msg, code = server.listen(host, port,
-    serveropts(opts, 4, "serve"), util.family(opts, 4, "serve"))
+  checkhandler(handler, 3, "serve")
+  opts = util.opts(opts, 4, "serve", SERVE)
+  local o = serveopts(opts, 4, "serve")
+  local srv, msg, code = server.listen(host, port, o,
+                                       util.family(opts, 4, "serve"))
   if not srv then return nil, msg, code end
-  return server.serve(srv, handler)
+  return server.serve(srv, handler, o)
+end
+
+-- sockit.serve_unix(path, handler [, opts]) -> server: serve on a Unix
+-- socket; opts: those of listen_unix, max, onerror
+function sockit.serve_unix(path, handler, opts)
+  util.path(path, 1, "serve_unix")
+  checkhandler(handler, 2, "serve_unix")
+  opts = util.opts(opts, 3, "serve_unix", SERVE_UNIX)
+  local o = serveopts(opts, 3, "serve_unix")
+  local srv, msg, code = server.listen_unix(path, o)
+  if not srv then return nil, msg, code end
+  return server.serve(srv, handler, o)
 end
 
 return sockit

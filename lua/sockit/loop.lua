@@ -1,12 +1,15 @@
 -- sockit.loop: the coroutine scheduler behind sockit.spawn, sockit.run and
--- sockit.sleep (internal; sockit.wait is the only module that waits on it).
+-- sockit.sleep (internal; sockit.wait is the only module that talks to it).
+-- Its interface: spawn, run, intask, current, wait (for an object),
+-- waitany (for the first of several), cancel, sleep and wake.
 --
 -- A task is a coroutine. A task that must wait registers itself as the
--- reader or writer of one object (a socket or a core.resolve request), and
--- maybe in the timer heap, then yields; run() resumes it when the poller
--- reports the object ready, when its deadline passes, or when another task
--- closes the object. The waiter learns which from the value it is resumed
--- with: nil (ready), "ETIMEDOUT" or "ECANCELED".
+-- reader or writer of one object (a socket or a core.resolve request; of
+-- several in waitany), and maybe in the timer heap, then yields; run()
+-- resumes it when the poller reports the object ready, when its deadline
+-- passes, or when another task closes the object. The waiter learns which
+-- from the value it is resumed with: nil (ready), "ETIMEDOUT" or
+-- "ECANCELED".
 --
 -- The hot path builds no table: readers and writers map an object to its
 -- waiting coroutine, the timer heap is three flat arrays, and the run queue
@@ -35,7 +38,10 @@ local loop = {}
 local WAIT = setmetatable({}, {__name = "sockit.loop.wait"})
 
 local tasks, ntasks = {}, 0       -- coroutine -> true for each live task
+local sleepers = {}               -- coroutine -> true while in sleep()
+local parked, nparked = {}, 0     -- the tasks sleeping without a deadline
 local readers, writers = {}, {}   -- object -> the coroutine waiting on it
+local lists = {}                  -- coroutine -> the objects of its waitany
 local interest = {}               -- object -> "r", "w", "rw" as registered
 local closing = {}                -- task -> the object it closes on ending
 -- the coroutine of a loop.pcall on plain Lua 5.1 -> the task it runs in
@@ -51,7 +57,6 @@ local hco, hdl, hpos, hn = {}, {}, {}, 0
 -- each is resumed with; entries from qhead to qtail
 local qco, qwhy, qhead, qtail = {}, {}, 1, 0
 
-loop.tasks = tasks
 
 
 ---------------------------------------------------------------- timers
@@ -185,13 +190,22 @@ function loop.current()
 end
 
 -- the result of the protected call in co: its yields go on to the task's
--- resumer, and what resumes the task goes back to co
-local function finish(co, ok, ...)
+-- resumer, and what resumes the task goes back to co; a failure goes
+-- through msgh (if any) with co, where the failure left its stack
+local function finish(co, msgh, ok, ...)
   if status(co) == "dead" then
     owner[co], tasks[co] = nil, nil
-    return ok, ...
+    if ok or msgh == nil then return ok, ... end
+    return false, msgh((...), co)
   end
-  return finish(co, resume(co, yield(...)))
+  return finish(co, msgh, resume(co, yield(...)))
+end
+
+-- f(...) in a coroutine of its own, which stands for the task
+local function protected(task, msgh, f, ...)
+  local co = create(function(...) return f(...) end)
+  owner[co], tasks[co] = task, true
+  return finish(co, msgh, resume(co, ...))
 end
 
 -- pcall(f, ...) -> true, results | false, error: pcall, whose f may wait
@@ -200,9 +214,29 @@ end
 function loop.pcall(f, ...)
   local task = loop.current()
   if compat.yieldingpcall or task == nil then return pcall(f, ...) end
-  local co = create(function(...) return f(...) end)
-  owner[co], tasks[co] = task, true
-  return finish(co, resume(co, ...))
+  return protected(task, nil, f, ...)
+end
+
+-- xpcall(f, msgh, ...) -> true, results | false, msgh(error, thread):
+-- xpcall with arguments, whose f may wait in a task on every version.
+-- thread is nil where msgh runs where the error was raised (so
+-- debug.traceback(msg, 2) shows it); on plain Lua 5.1 in a task it is
+-- the coroutine f ran in, ended, its stack kept for
+-- debug.traceback(thread, msg).
+function loop.xpcall(f, msgh, ...)
+  local task = loop.current()
+  if compat.yieldingpcall or task == nil then
+    if select("#", ...) == 0 then return xpcall(f, msgh) end
+    local args, n = {...}, select("#", ...)
+    return xpcall(function() return f(unpack(args, 1, n)) end, msgh)
+  end
+  return protected(task, msgh, f, ...)
+end
+
+-- intask() -> true inside a task: a call that would block waits in the
+-- loop (or, where the task cannot yield, with sockit.core; see wait.lua)
+function loop.intask()
+  return tasks[running()] == true
 end
 
 
@@ -246,6 +280,11 @@ local function watch(obj, dir)
   return register(obj, cur == nil and dir or "rw")
 end
 
+local function busy(dir)
+  util.error(dir == "r" and "another task is already reading this socket"
+             or "another task is already writing this socket")
+end
+
 -- wait(obj, dir, deadline) -> nil when obj is ready for dir ("r" or "w"),
 -- or "ETIMEDOUT" / "ECANCELED", or nil, msg, code when the poller refuses
 -- obj. Only from a task that can yield (see current and isyieldable).
@@ -253,10 +292,7 @@ function loop.wait(obj, dir, deadline)
   local co = running()
   co = owner[co] or co
   local map = dir == "r" and readers or writers
-  if map[obj] then
-    util.error(dir == "r" and "another task is already reading this socket"
-               or "another task is already writing this socket")
-  end
+  if map[obj] then busy(dir) end
   map[obj] = co
   local ok, msg, code = watch(obj, dir)
   if not ok then
@@ -270,8 +306,49 @@ function loop.wait(obj, dir, deadline)
   return why
 end
 
+-- co no longer waits on the first n objects of the list objs
+local function release(objs, n, co)
+  for i = 1, n do
+    local obj = objs[i]
+    if readers[obj] == co then readers[obj] = nil end
+    if writers[obj] == co then writers[obj] = nil end
+  end
+end
+
+-- waitany(objs, dir, deadline) -> as wait, for the first of the objects
+-- in the list objs to be ready: the task is the waiter of each of them
+-- until it wakes, however it wakes.
+function loop.waitany(objs, dir, deadline)
+  local co = running()
+  co = owner[co] or co
+  local map = dir == "r" and readers or writers
+  local n = #objs
+  for i = 1, n do
+    if map[objs[i]] then busy(dir) end
+  end
+  for i = 1, n do
+    map[objs[i]] = co
+    local ok, msg, code = watch(objs[i], dir)
+    if not ok then
+      release(objs, i, co)
+      return nil, msg, code
+    end
+  end
+  if deadline then addtimer(co, deadline) end
+  lists[co] = objs
+  local why = yield(WAIT)
+  lists[co] = nil
+  release(objs, n, co)
+  if hpos[co] then removetimer(co) end
+  return why
+end
+
+-- A task woken by the closing of one object of its waitany stops waiting
+-- on the others at once: it is queued, and must not be woken twice.
 local function cancelled(co)
   if hpos[co] then removetimer(co) end
+  local objs = lists[co]
+  if objs then release(objs, #objs, co) end
   push(co, "ECANCELED")
 end
 
@@ -287,7 +364,15 @@ function loop.cancel(obj)
 end
 
 -- sleep(s) -> true; a task yields to the others meanwhile, s <= 0 only
--- lets them run
+-- lets them run. From FOREVER seconds on, which sockit.core.sleep does
+-- not take, a task sleeps until wake(task) or the end of the loop, and
+-- any other caller forever.
+local FOREVER = 1e9
+
+local function forever()
+  while true do core.sleep(FOREVER / 2) end
+end
+
 function loop.sleep(s)
   if type(s) ~= "number" then
     util.argerror(1, "sleep", "number expected, got " ..
@@ -297,11 +382,32 @@ function loop.sleep(s)
   local co = running()
   co = owner[co] or co
   if not tasks[co] or not isyieldable() then
+    if s >= FOREVER then forever() end
     if s > 0 then core.sleep(s) end
     return true
   end
-  if s > 0 then addtimer(co, monotime() + s) else push(co, nil) end
+  if s >= FOREVER then
+    parked[co], nparked = true, nparked + 1
+  elseif s > 0 then addtimer(co, monotime() + s)
+  else push(co, nil) end
+  sleepers[co] = true
   yield(WAIT)
+  sleepers[co] = nil
+  return true
+end
+
+local function unpark(co)
+  if parked[co] then parked[co], nparked = nil, nparked - 1 end
+end
+
+-- wake(task) -> true if task was in sleep(), which then returns at the
+-- next turn; any other task is left as it is
+function loop.wake(co)
+  if not sleepers[co] then return false end
+  if hpos[co] then removetimer(co)
+  elseif parked[co] then unpark(co)
+  else return true end  -- already queued
+  push(co, nil)
   return true
 end
 
@@ -381,19 +487,33 @@ local function reset()
   interest = {}
 end
 
-local function turns()
-  while ntasks > 0 do
-    runqueue()
-    if ntasks == 0 then break end
-    poll()
-    if hn > 0 then runtimers() end
+-- Only tasks sleeping forever are left, and nothing can wake them: they
+-- end with the loop, their to-be-closed variables closed.
+local function endparked(onerror)
+  local co = next(parked)
+  while co do
+    unpark(co)
+    sleepers[co], tasks[co], ntasks = nil, nil, ntasks - 1
+    local ok, err = coclose(co)
+    if ok then ended(co) else failed(co, err, onerror) end
+    co = next(parked)
   end
 end
 
--- run([onerror]) -> true once no task is left. A task's error is raised
--- from here with the task's traceback, the other tasks staying suspended
--- (a later run() goes on with them), unless onerror(err, task, traceback)
--- handles it.
+local function turns(onerror)
+  while ntasks > nparked do
+    runqueue()
+    if ntasks == nparked then break end
+    poll()
+    if hn > 0 then runtimers() end
+  end
+  endparked(onerror)
+end
+
+-- run([onerror]) -> true once no task is left, or only tasks sleeping
+-- forever (those end). A task's error is raised from here with the task's
+-- traceback, the other tasks staying suspended (a later run() goes on with
+-- them), unless onerror(err, task, traceback) handles it.
 function loop.run(onerror)
   if onerror ~= nil and not callable(onerror) then
     util.argerror(1, "run", "function expected, got " .. type(onerror))
@@ -401,7 +521,8 @@ function loop.run(onerror)
   if tasks[running()] then util.error("sockit.run called inside a task") end
   if active then util.error("sockit.run is already running") end
   active, onerror_ = true, onerror
-  local ok, err = pcall(turns)  -- no task yields across it: they yield to it
+  -- no task yields across this pcall: they yield to it
+  local ok, err = pcall(turns, onerror)
   active, onerror_ = false, nil
   if not ok then error(err, 0) end
   reset()

@@ -37,16 +37,17 @@ function object.address(h, ...)
 end
 local address = object.address
 
--- A raise of sockit.core's setoption/getoption, called with the socket
--- first, told as the method's: arguments counted after self, at the
--- caller's line.
-local function reraise(fname, ok, ...)
+-- reraise(fname, pcall(corefn, obj.socket, ...)) -> what corefn gave: a
+-- raise of a sockit.core function called with the socket first, told as
+-- the method fname's: arguments counted after self, at the caller's line.
+function object.reraise(fname, ok, ...)
   if ok then return ... end
   local msg = tostring((...))
   local n, why = msg:match("bad argument #(%d+) to '[^']*' %((.*)%)$")
   if not n then util.error(msg) end
   util.argerror(tonumber(n) - 1, fname, why)
 end
+local reraise = object.reraise
 
 -- the common methods, each given self checked to be an open object
 local common = {}

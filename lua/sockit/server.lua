@@ -2,7 +2,6 @@
 
 local compat = require("sockit.compat")
 local core = require("sockit.core")
-local loop = require("sockit.loop")
 local object = require("sockit.object")
 local stream = require("sockit.stream")
 local util = require("sockit.util")
@@ -26,7 +25,7 @@ end
 -- server:accept() -> stream, host, port / stream, path
 function methods:accept()
   check(self, "accept")
-  local sock, host, port = wait.once(self.socket, core.accept, self.timeout)
+  local sock, host, port = wait.once(self.socket, "r", core.accept, self.timeout)
   if not sock then return nil, host, port end
   local s = stream.new(sock, self.streamtimeout, self.maxline)
   if port == nil then return s, host end
@@ -43,42 +42,161 @@ end
 
 
 ---------------------------------------------------------------- serve
+--
+-- A served server has a `serving` table: the handler and the options of
+-- serve, the task accepting (`acceptor`), each connection's task mapped to
+-- its stream (`conns`, `n` of them), and the tasks waiting in shutdown.
+-- A connection task ends its connection only: whatever its handler
+-- raises goes to onerror or stderr, never to run().
 
--- accept failures that say nothing about the listening socket: the next
--- connection may well do
-local retry = {ECONNABORTED = true, EPROTO = true, EPERM = true,
-               EINTR = true, ETIMEDOUT = true, EAGAIN = true}
+local PAUSE, MAXPAUSE = 0.01, 1  -- seconds, the back-off of accept
 
--- failures for want of descriptors or memory: the listener stays
--- readable, so waiting for it would spin; pause instead
-local starved = {EMFILE = true, ENFILE = true, ENOBUFS = true,
-                 ENOMEM = true}
+-- accept failures that say nothing about the listening socket and call
+-- for no report: try again at once
+local quiet = {EINTR = true, EAGAIN = true, ETIMEDOUT = true}
 
--- accepts until the server closes, a task per connection
-local function acceptor(self, handler)
-  local pause = 0.01
+-- a client gone before its accept: the next one may well do
+local aborted = {ECONNABORTED = true, EPROTO = true, EPERM = true}
+
+-- failure(err) -> true for an error raised by a stream, as lines()
+-- raises a fail tuple: "message (CODE)", CODE a known code name
+local function failure(err)
+  local code = type(err) == "string" and err:match("%((E[%u%d_]+)%)$")
+  return code ~= nil and pcall(core.strerror, code)
+end
+
+-- the message handler of a handler's call: a bug gets its traceback
+-- (from the coroutine it failed in, when wait.xpcall gives one)
+local function traced(err, thread)
+  if failure(err) then return {err} end
+  if thread then return {err, debug.traceback(thread, tostring(err))} end
+  return {err, debug.traceback(tostring(err), 2)}
+end
+
+-- "host:port", "[v6host]:port", a path, or "unix client" for an unnamed
+-- Unix peer
+local function peername(host, port)
+  if port == nil then return host ~= "" and host or "unix client" end
+  if host:find(":", 1, true) then return ("[%s]:%d"):format(host, port) end
+  return ("%s:%d"):format(host, port)
+end
+
+-- one failure of a connection, or of accept, to opts.onerror or stderr
+local function report(st, err, text, host, port)
+  if st.onerror then return st.onerror(err, host, port) end
+  io.stderr:write(("sockit.serve: %s: %s\n"):format(peername(host, port),
+                  text or tostring(err)))
+end
+
+-- wakes the tasks that wait for a connection to end
+local function ended(st, co)
+  st.conns[co], st.n = nil, st.n - 1
+  wait.wake(st.acceptor)
+  for w in pairs(st.waiting) do wait.wake(w) end
+end
+
+local function connection(st, s, host, port)
+  local ok, e = wait.xpcall(st.handler, traced, s, host, port)
+  s:close()
+  ended(st, wait.current())
+  -- the failures of a stream shutdown closed are its doing, not news
+  if not ok and not (st.forced and e[2] == nil) then
+    report(st, e[1], e[2], host, port)
+  end
+end
+
+-- accept failed with code: reported once a burst (failures without a
+-- connection accepted nor a quiet spell between them), then a pause where
+-- waiting for the listener would spin (no descriptor, no memory)
+local function refused(self, st, msg, code, pause)
+  if quiet[code] then return PAUSE end
+  local now = core.monotime()
+  if now - st.failed > 2 * MAXPAUSE then
+    local host, port = methods.address(self)
+    report(st, ("accept failed: %s (%s)"):format(msg, code), nil, host, port)
+  end
+  st.failed = now
+  if aborted[code] or self.closed then return PAUSE end
+  wait.sleep(pause)
+  return pause < MAXPAUSE and pause * 2 or MAXPAUSE
+end
+
+-- accepts until the server closes, a task per connection, and no more
+-- than st.max at once; a connection that ends wakes it
+local function acceptor(self, st)
+  local pause = PAUSE
   while not self.closed do
-    local s, host, port = methods.accept(self)
-    if s then
-      loop.closing(loop.spawn(handler, s, host, port), s)
-      pause = 0.01
-    elseif port == "ECANCELED" then
-      return
-    elseif starved[port] then
-      loop.sleep(pause)
-      if pause < 1 then pause = pause * 2 end
-    elseif not retry[port] then
-      error(("sockit.serve: accept failed: %s (%s)"):format(host, port), 0)
+    if st.max and st.n >= st.max then
+      wait.sleep(math.huge)
+    else
+      local s, host, port = methods.accept(self)
+      if s then
+        st.failed, pause = -math.huge, PAUSE
+        local co = wait.spawn(connection, st, s, host, port)
+        wait.closing(co, s)  -- should the task never end its connection
+        st.conns[co] = s
+        st.n = st.n + 1
+      elseif port ~= "ECANCELED" then
+        pause = refused(self, st, host, port, pause)
+      end
     end
   end
 end
 
--- serve(server, handler) -> server, with a task accepting its clients:
--- each connection gets a task calling handler(stream, host, port), and
--- its stream closes when the handler returns or raises
-function M.serve(self, handler)
-  loop.spawn(acceptor, self, handler)
+-- serve(server, handler, opts) -> server, with a task accepting its
+-- clients: each connection gets a task calling handler(stream, host,
+-- port), and its stream closes when the handler returns or raises.
+-- opts: max, onerror (the caller checked them).
+function M.serve(self, handler, opts)
+  local st = {handler = handler, onerror = opts.onerror, max = opts.max,
+              conns = {}, n = 0, waiting = {}, failed = -math.huge,
+              forced = false}
+  self.serving = st
+  st.acceptor = wait.spawn(acceptor, self, st)
   return self
+end
+
+-- waits in sleep until st has at most `keep` connections or `deadline`
+-- passes (nil: no deadline)
+local function drain(st, keep, deadline)
+  local co = wait.current()
+  st.waiting[co] = true
+  while st.n > keep do
+    local t = deadline and deadline - core.monotime() or math.huge
+    if t <= 0 then break end
+    wait.sleep(t)
+  end
+  st.waiting[co] = nil
+end
+
+-- server:shutdown([grace]) -> true: stops accepting, lets the handlers
+-- run for up to grace seconds (default 10), closes the streams left and
+-- returns once their handlers ended. Outside a task it cannot wait:
+-- grace is 0 and the handlers end in the next run().
+function methods:shutdown(grace)
+  if getmetatable(self) ~= mt then check(self, "shutdown") end
+  if grace == nil then grace = 10 end
+  if type(grace) ~= "number" or grace ~= grace or grace < 0 then
+    util.argerror(1, "shutdown", "non-negative number expected, got " ..
+                  (type(grace) == "number" and tostring(grace) or type(grace)))
+  end
+  local st = self.serving
+  methods.close(self)
+  if not st then return true end
+  wait.wake(st.acceptor)
+  local me = wait.current()
+  local waits = me ~= nil and compat.isyieldable()
+  -- a handler shutting down its own server: its own connection stays
+  local keep = st.conns[me] and 1 or 0
+  if waits and grace > 0 then drain(st, keep, core.monotime() + grace) end
+  if st.n > keep then
+    st.forced = true
+    for co, s in pairs(st.conns) do
+      if co ~= me then s:close() end
+    end
+  end
+  if waits then drain(st, keep, nil) end
+  return true
 end
 
 

@@ -53,13 +53,13 @@ function methods:sendto(data, host, port)
   if not numeric then port = util.port(port, 3, "sendto") end
   local timeout = self.timeout
   if math_type(port) == "integer" then
-    local n, msg, code = once(self.socket, sendto, timeout, data, host, port)
+    local n, msg, code = once(self.socket, "w", sendto, timeout, data, host, port)
     if n then return n end
     if code ~= "EAI_NONAME" then return nil, msg, code end
   end
   local h, p, code = lookup(self, host, port)
   if not h then return nil, p, code end
-  return first(once(self.socket, sendto, timeout, data, h, p))
+  return first(once(self.socket, "w", sendto, timeout, data, h, p))
 end
 
 -- udp:recvfrom([n]) -> data, host, port [, true when the datagram was
@@ -68,7 +68,7 @@ end
 function methods:recvfrom(n)
   if getmetatable(self) ~= mt or self.closed then check(self, "recvfrom") end
   if math_type(n) ~= "integer" or n < 1 then n = checksize(n, "recvfrom") end
-  local data, host, port, cut = once(self.socket, recvfrom, self.timeout, n)
+  local data, host, port, cut = once(self.socket, "r", recvfrom, self.timeout, n)
   if data == nil then return nil, host, port end
   if self.dualstack then host = util.host(host) end
   if cut then return data, host, port, cut end
@@ -79,14 +79,44 @@ end
 function methods:send(data)
   check(self, "send")
   checkdata(data, "send")
-  return first(once(self.socket, core.send, self.timeout, data))
+  return first(once(self.socket, "w", core.send, self.timeout, data))
 end
 
 -- udp:recv([n]) -> data, from the peer fixed by opts.connect
 function methods:recv(n)
   check(self, "recv")
   n = checksize(n, "recv")
-  return first(once(self.socket, core.recv, self.timeout, n))
+  return first(once(self.socket, "r", core.recv, self.timeout, n))
+end
+
+-- core.sendmmsg, its raise told as sendmany's
+local function sendmmsg(sock, list)
+  return object.reraise("sendmany", pcall(core.sendmmsg, sock, list))
+end
+
+-- udp:sendmany(list) -> datagrams sent: each entry of the list (1 to
+-- 1024 of them) is {data, host, port}, host a numeric address, or {data}
+-- on a connected socket; one system call sends them in order, and may
+-- send only the first ones when the socket's buffer is full
+function methods:sendmany(list)
+  check(self, "sendmany")
+  return first(once(self.socket, "w", sendmmsg, self.timeout, list))
+end
+
+-- udp:recvmany(max [, size]) -> list of {data, host, port} (cut = true
+-- on a datagram longer than size, default 65536): at least one datagram,
+-- at most max (1 to 1024), as many as one system call gives
+function methods:recvmany(max, size)
+  check(self, "recvmany")
+  max = util.integer(max, 1, "recvmany", 1, 1024)
+  if size ~= nil then size = util.integer(size, 2, "recvmany", 1, 65536) end
+  local list, msg, code = once(self.socket, "r", core.recvmmsg, self.timeout,
+                               max, size)
+  if not list then return nil, msg, code end
+  if self.dualstack then
+    for i = 1, #list do list[i][2] = util.host(list[i][2]) end
+  end
+  return list
 end
 
 

@@ -1,4 +1,5 @@
--- sockit.wait: every place where the sockit layer may wait (internal).
+-- sockit.wait: every place where the sockit layer may wait (internal),
+-- and the layer's only way to the scheduler (sockit.loop).
 --
 -- A deadline is an absolute time on core.monotime(), or one of two marks:
 -- nil waits forever and 0 never waits (a timeout of 0: the caller gets
@@ -19,13 +20,21 @@ local loop = require("sockit.loop")
 local monotime = core.monotime
 local settimeout = core.settimeout
 local strerror = core.strerror
-local running, isyieldable = coroutine.running, compat.isyieldable
-local tasks, loopwait, fail = loop.tasks, loop.wait, loop.fail
+local isyieldable = compat.isyieldable
+local intask, loopwait, fail = loop.intask, loop.wait, loop.fail
 
 local wait = {}
 
--- current() -> the running scheduler task, or nil outside one
-wait.current = loop.current
+-- the scheduler, as sockit exports it: spawn, run, sleep; wake(task) ends
+-- a task's sleep early; current() -> the running task or nil
+wait.spawn, wait.run, wait.sleep = loop.spawn, loop.run, loop.sleep
+wait.wake, wait.current, wait.callable = loop.wake, loop.current,
+                                         loop.callable
+
+-- closing(task, obj): obj:close() once the task ends; pcall and xpcall
+-- whose function may wait, also on plain Lua 5.1 (see sockit.loop)
+wait.closing, wait.pcall, wait.xpcall = loop.closing, loop.pcall,
+                                        loop.xpcall
 
 -- cancel(obj): obj (a socket) is about to close: a task waiting on it
 -- wakes with ECANCELED, and the loop forgets it
@@ -63,12 +72,15 @@ end
 
 ---------------------------------------------------------------- in a task
 
--- the readiness each core call waits for when it would block
-local direction = {
-  [core.recv] = "r", [core.recv_into] = "r", [core.recvfrom] = "r",
-  [core.accept] = "r",
-  [core.send] = "w", [core.sendto] = "w", [core.connect] = "w",
-}
+-- woken(...) -> true or the fail tuple, from what a wait in the loop
+-- returned
+local function woken(why, msg, code)
+  if why == nil then
+    if msg then return nil, msg, code end
+    return true
+  end
+  return fail(why)
+end
 
 -- inloop(obj, dir, deadline) -> true or the fail tuple: the loop waits
 -- for obj, or sockit.core does where the task cannot yield
@@ -78,56 +90,17 @@ local function inloop(obj, dir, deadline)
     if passed then return timedout() end
     return core.wait(obj, dir, t or -1)
   end
-  local why, msg, code = loopwait(obj, dir, deadline)
-  if why == nil then
-    if msg then return nil, msg, code end
-    return true
-  end
-  return fail(why)
+  return woken(loopwait(obj, dir, deadline))
 end
 
--- A connect in progress is done once the socket is writable: SO_ERROR
--- tells how it went, and a socket without a peer yet was woken early.
-local function connected(sock, deadline)
-  while true do
-    local ok, msg, code = inloop(sock, "w", deadline)
-    if not ok then return nil, msg, code end
-    local err = core.getoption(sock, "error")
-    if err then return nil, strerror(err), err end
-    ok, msg, code = core.getpeername(sock)
-    if ok then return true end
-    if code ~= "ENOTCONN" then return nil, msg, code end
-  end
-end
-
--- A Unix listener with a full backlog refuses at once (EAGAIN) and tells
--- nobody when it has room: try again after a growing pause.
-local function unixconnect(sock, deadline, ...)
-  local pause = 0.001
-  while true do
-    local ok, msg, code = core.connect(sock, ...)
-    if ok or code ~= "EAGAIN" then return ok, msg, code end
-    local t, passed = left(deadline)
-    if passed then return timedout() end
-    loop.sleep(t and t < pause and t or pause)
-    if pause < 0.1 then pause = pause * 2 end
-  end
-end
-
--- call(sock, op, deadline, ...) inside a task: op at timeout 0 until it
--- does not need to wait, the waits in the loop
-local function taskcall(sock, op, deadline, ...)
+-- call(sock, dir, op, deadline, ...) inside a task: op at timeout 0 until
+-- it does not need to wait, the waits in the loop
+local function taskcall(sock, dir, op, deadline, ...)
   settimeout(sock, 0)
   while true do
     local a, b, c, d = op(sock, ...)
-    if a ~= nil or (c ~= "EAGAIN" and c ~= "EINPROGRESS") or deadline == 0 then
-      return a, b, c, d
-    end
-    if op == core.connect then
-      if c == "EAGAIN" then return unixconnect(sock, deadline, ...) end
-      return connected(sock, deadline)
-    end
-    local ok, msg, code = inloop(sock, direction[op] or "rw", deadline)
+    if a ~= nil or c ~= "EAGAIN" or deadline == 0 then return a, b, c, d end
+    local ok, msg, code = inloop(sock, dir, deadline)
     if not ok then return nil, msg, code end
   end
 end
@@ -135,11 +108,12 @@ end
 
 ---------------------------------------------------------------- waiting
 
--- call(sock, op, deadline, ...) -> op(sock, ...) with the socket's timeout
--- set to what is left before the deadline; op is a sockit.core function
--- (recv, send, accept, connect, recvfrom, sendto...).
-function wait.call(sock, op, deadline, ...)
-  if tasks[running()] then return taskcall(sock, op, deadline, ...) end
+-- call(sock, dir, op, deadline, ...) -> op(sock, ...), a sockit.core call
+-- that waits for readiness `dir` ("r" or "w") when it would block: in the
+-- loop inside a task, else in sockit.core, the socket's timeout set to
+-- what is left before the deadline
+function wait.call(sock, dir, op, deadline, ...)
+  if intask() then return taskcall(sock, dir, op, deadline, ...) end
   local t, passed = left(deadline)
   settimeout(sock, t)
   if passed then return expired(op(sock, ...)) end
@@ -147,45 +121,131 @@ function wait.call(sock, op, deadline, ...)
 end
 local call = wait.call
 
--- once(sock, op, timeout, ...) -> op(sock, ...) with the socket's timeout
--- set to timeout: for a call that is one core call, whose timeout is then
--- its deadline (nil waits forever, 0 never waits)
-function wait.once(sock, op, timeout, ...)
-  if tasks[running()] then
-    return call(sock, op, wait.deadline(timeout), ...)
-  end
+-- once(sock, dir, op, timeout, ...) -> op(sock, ...) with the socket's
+-- timeout set to timeout: for a call that is one core call, whose timeout
+-- is then its deadline (nil waits forever, 0 never waits)
+function wait.once(sock, dir, op, timeout, ...)
+  if intask() then return call(sock, dir, op, wait.deadline(timeout), ...) end
   settimeout(sock, timeout)
   return op(sock, ...)
 end
 
--- ready(sock, events, deadline) -> true or the fail tuple
-local function ready(sock, events, deadline)
-  local t, passed = left(deadline)
-  if passed then return expired(core.wait(sock, events, 0)) end
-  return core.wait(sock, events, t or -1)
+-- connected(sock) -> true once the connect in progress on sock has
+-- succeeded, false while it is pending, or its fail tuple. A connect is
+-- done once the socket is writable: SO_ERROR tells how it went (as in
+-- sockit.core), and a socket without a peer yet is still pending (or was
+-- woken early: a descriptor number reused within one turn).
+function wait.connected(sock)
+  local err = core.getoption(sock, "error")
+  if err then return nil, strerror(err), err end
+  local ok, msg, code = core.getpeername(sock)
+  if ok then return true end
+  if code == "ENOTCONN" then return false end
+  return nil, msg, code
 end
+local connected = wait.connected
 
--- the same in a task: the loop may wake it early (a descriptor number
--- reused within one turn), so readiness is checked again
-local function taskready(sock, events, deadline)
-  local ok, msg, code = core.wait(sock, events, 0)
-  while code == "EAGAIN" and deadline ~= 0 do
-    ok, msg, code = inloop(sock, events, deadline)
-    if ok then ok, msg, code = core.wait(sock, events, 0) end
+local function completed(sock, deadline)
+  while true do
+    local ok, msg, code = inloop(sock, "w", deadline)
+    if not ok then return nil, msg, code end
+    ok, msg, code = connected(sock)
+    if ok ~= false then return ok, msg, code end
   end
-  return ok, msg, code
 end
 
--- readable(sock, deadline), writable(sock, deadline) -> true or the fail
--- tuple: wait until the socket is ready without doing any I/O
-function wait.readable(sock, deadline)
-  if tasks[running()] then return taskready(sock, "r", deadline) end
-  return ready(sock, "r", deadline)
+-- A Unix listener with a full backlog refuses at once (EAGAIN) and tells
+-- nobody when it has room. sockit.core then blocks in the kernel, which
+-- a task must not: it tries again after a growing pause.
+local function backlogged(sock, deadline, ...)
+  local pause = 0.001
+  while true do
+    local t, passed = left(deadline)
+    if passed then return timedout() end
+    loop.sleep(t and t < pause and t or pause)
+    if pause < 0.1 then pause = pause * 2 end
+    local ok, msg, code = core.connect(sock, ...)
+    if ok or code ~= "EAGAIN" then return ok, msg, code end
+  end
 end
 
-function wait.writable(sock, deadline)
-  if tasks[running()] then return taskready(sock, "w", deadline) end
-  return ready(sock, "w", deadline)
+-- connect(sock, deadline, ...) -> true or the fail tuple of
+-- core.connect(sock, ...): sockit.core waits for the connection outside a
+-- task (its timeout the time left), the loop inside one
+function wait.connect(sock, deadline, ...)
+  if not intask() then return call(sock, "w", core.connect, deadline, ...) end
+  settimeout(sock, 0)
+  local ok, msg, code = core.connect(sock, ...)
+  if ok or deadline == 0 then return ok, msg, code end
+  if code == "EINPROGRESS" then return completed(sock, deadline) end
+  if code == "EAGAIN" then return backlogged(sock, deadline, ...) end
+  return nil, msg, code
+end
+
+-- closing(obj, close, ...) -> ...: close(obj), then the rest
+local function closing(obj, close, ...)
+  close(obj)
+  return ...
+end
+
+-- fdready(poller, fd, deadline) -> true or the fail tuple: poller waits
+-- for fd to be readable
+local function fdready(poller, fd, deadline)
+  local ok, msg, code = poller:add(fd, "r")
+  if not ok then
+    if code == "EPERM" then return true end
+    return nil, msg, code
+  end
+  local t, passed = left(deadline)
+  local n
+  n, msg, code = poller:wait(passed and 0 or t)
+  if not n then return nil, msg, code end
+  if n > 0 then return true end
+  if deadline == 0 then return nil, strerror("EAGAIN"), "EAGAIN" end
+  return timedout()
+end
+
+-- readablefd(fd, deadline) -> true or the fail tuple: waits until the
+-- descriptor number fd (standard input, a pipe: not a socket) has
+-- something to read, or its end. A descriptor epoll refuses (EPERM: a
+-- regular file, /dev/null) never makes a read wait: it is ready now.
+-- Outside a task without a deadline, the read itself does the waiting.
+function wait.readablefd(fd, deadline)
+  if deadline ~= 0 and intask() and isyieldable() then
+    local ok, msg, code = inloop(fd, "r", deadline)
+    if code == "EPERM" then return true end
+    return ok, msg, code
+  end
+  if deadline == nil then return true end
+  local poller, msg, code = core.poller()
+  if not poller then return nil, msg, code end
+  return closing(poller, poller.close, fdready(poller, fd, deadline))
+end
+
+-- writable(socks, deadline) -> true once one of the sockets in the list
+-- socks may be writable, or the wait was interrupted (the caller looks at
+-- each anyway); or the fail tuple, ETIMEDOUT once the deadline passes.
+-- The loop waits inside a task, else sockit.core for one socket and a
+-- poller of its own for several.
+function wait.writable(socks, deadline)
+  if intask() and isyieldable() then
+    return woken(loop.waitany(socks, "w", deadline))
+  end
+  local t, passed = left(deadline)
+  if passed then return timedout() end
+  if socks[2] == nil then return core.wait(socks[1], "w", t or -1) end
+  local poller, msg, code = core.poller()
+  if not poller then return nil, msg, code end
+  local ok = true
+  for i = 1, #socks do
+    if ok then ok, msg, code = poller:add(socks[i], "w") end
+  end
+  if ok then ok, msg, code = poller:wait(t) end
+  poller:close()
+  if not ok then return nil, msg, code end
+  local _, over = left(deadline)
+  if ok == 0 and over then return timedout() end
+  return true
 end
 
 -- A name given as a numeric address resolves at once, without a thread.
@@ -193,12 +253,6 @@ local function numeric(host, service, hints)
   local h = {numeric = true}
   for k, v in pairs(hints) do h[k] = v end
   return core.getaddrinfo(host, service, h)
-end
-
--- closing(obj, close, ...) -> ...: close(obj), then the rest
-local function closing(obj, close, ...)
-  close(obj)
-  return ...
 end
 
 -- the end of the lookup req, which the loop waits for
@@ -243,14 +297,14 @@ end
 -- go on meanwhile, and outside one when a deadline bounds it; otherwise
 -- it blocks (a lookup cannot do without waiting: deadline 0 is nil here).
 function wait.resolve(host, service, hints, deadline)
-  local intask = tasks[running()] and isyieldable()
+  local yields = intask() and isyieldable()
   if deadline == 0 then deadline = nil end
-  if deadline == nil and not intask then
+  if deadline == nil and not yields then
     return core.getaddrinfo(host, service, hints)
   end
   local list, msg, code = numeric(host, service, hints)
   if list or code ~= "EAI_NONAME" then return list, msg, code end
-  if intask then return taskresolve(host, service, hints, deadline) end
+  if yields then return taskresolve(host, service, hints, deadline) end
   local req
   req, msg, code = core.resolve(host, service, hints)
   if not req then return nil, msg, code end

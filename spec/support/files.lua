@@ -31,6 +31,18 @@ function files.abstract(prefix)
                        math.random(0, 0x7fffffff))
 end
 
+-- A FIFO opened for reading and writing (so the open never blocks), which
+-- `defer` (the test's `finally`) closes: the file, which writes into it,
+-- and its descriptor number, for what takes a descriptor that is not a
+-- socket.
+function files.fifo(defer)
+  local path = files.tmppath("fifo")
+  assert(os.execute("mkfifo " .. env.quote(path)))
+  local f = assert(io.open(path, "r+"))
+  defer(function() f:close() end)
+  return f, assert(fds.for_path(path))
+end
+
 -- Removes every directory made by files.tmpdir().
 function files.cleanup()
   for i = #tmpdirs, 1, -1 do

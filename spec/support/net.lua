@@ -42,6 +42,13 @@ function net.tcppair(host)
   return c, a
 end
 
+-- s, ... as given, s closed by `defer` (the test's `finally`) unless nil:
+-- for a call that gives an object or the fail tuple.
+function net.closing(defer, s, ...)
+  if s then defer(function() s:close() end) end
+  return s, ...
+end
+
 -- A socketpair that `defer` (the test's `finally`) closes: a, b.
 function net.pair(defer, stype)
   local a, b = env.core().socketpair(stype)
@@ -49,19 +56,21 @@ function net.pair(defer, stype)
   return a, b
 end
 
--- A backlog-0 listener with a full queue (new connects stay pending): listener, port, fill.
-function net.full_listener(defer, tries, pause)
+-- A backlog-0 listener on host (default 127.0.0.1) with a full queue (new
+-- connects stay pending): listener, port, fill.
+function net.full_listener(defer, tries, pause, host)
+  host = host or "127.0.0.1"
   local core = env.core()
-  local l, port = net.listener("127.0.0.1", 0)
+  local l, port = net.listener(host, 0)
   local fill = {}
   defer(function()
     for _, c in ipairs(fill) do c:close() end
     l:close()
   end)
   for _ = 1, tries do
-    local c = core.socket("inet", "stream"):settimeout(0)
+    local c = core.socket(family(host), "stream"):settimeout(0)
     fill[#fill + 1] = c
-    local ok, _, code = c:connect("127.0.0.1", port)
+    local ok, _, code = c:connect(host, port)
     assert(ok or code == "EINPROGRESS", code)
     -- a connection the listener took completes at once over loopback
     if not c:wait("w", pause) then return l, port, fill end

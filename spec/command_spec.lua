@@ -1,0 +1,421 @@
+-- bin/sockit, the command: driven through pipes and through a
+-- pseudo-terminal (spec/support/ptydrive.py plays the user at the
+-- keyboard), against real servers on free loopback ports: redis-server,
+-- nginx, examples/smtp_sink.lua, curl as the client of `sockit listen`,
+-- and peers this spec plays itself.
+
+local env = require("support.env")
+local files = require("support.files")
+local net = require("support.net")
+local proc = require("support.proc")
+local core = env.core()
+
+local q = env.quote
+local read_file, write_file = files.read, files.write
+
+-- The sanitizer runtimes `make asan` preloads go to the command only: the
+-- servers, python3 and curl are not under test.
+local PRELOAD = os.getenv("LD_PRELOAD")
+local SOCKIT = (PRELOAD and ("env LD_PRELOAD=" .. q(PRELOAD) .. " ") or "")
+  .. env.ENV .. q(env.lua) .. " bin/sockit "
+local CLEAN = "env -u LD_PRELOAD "
+local PYTHON = CLEAN .. "/usr/bin/python3 "
+
+after_each(files.cleanup)
+
+-- runs the command to its end with `input` on stdin (pipes, no terminal):
+-- status, stdout, stderr
+local function sockit(args, input)
+  return proc.exec(SOCKIT .. args, input)
+end
+
+-- runs the command on a pseudo-terminal, steps being ptydrive's
+-- arguments: what the terminal showed, and the exit status
+local function pty(args, steps)
+  local cmd = PYTHON .. "spec/support/ptydrive.py " .. steps
+    .. " -- " .. SOCKIT .. args
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  local status = out:match("\nexit (%d+)\n$")
+  assert(status, "the command did not end as expected:\n" .. out)
+  return out, tonumber(status)
+end
+
+-- Starts `cmd` (shell) in the background, its output (stderr and, without
+-- an `out` file, stdout) read by line until one matches `ready`: the
+-- child, with pid, and the captures.
+local function start(cmd, ready, out)
+  local pipe = assert(io.popen("echo $$; exec " .. cmd .. " 2>&1" ..
+                               (out and (" >" .. q(out)) or "")))
+  local child = {pipe = pipe, pid = tonumber(pipe:read("l"))}
+  local seen = {}
+  for line in pipe:lines() do
+    seen[#seen + 1] = line
+    local m = {line:match(ready)}
+    if m[1] then return child, table.unpack(m) end
+  end
+  pipe:close()
+  error(cmd .. " did not start:\n" .. table.concat(seen, "\n"))
+end
+
+local function stop(child)
+  if child and child.pipe then
+    os.execute("kill " .. child.pid .. " 2>/dev/null")
+    child.pipe:close()
+    child.pipe = nil
+  end
+end
+
+-- a listener this spec plays the server with; its port
+local function listener()
+  local l, port = net.listener()
+  finally(function() l:close() end)
+  return l, port
+end
+
+
+describe("sockit, its command line", function()
+  it("prints its usage for --help and exits 0", function()
+    local status, out = sockit("--help")
+    assert.are.equal(0, status)
+    assert.matches("usage: sockit connect HOST PORT", out, 1, true)
+  end)
+
+  it("says what is wrong in one line, exit status 2", function()
+    for _, args in ipairs({"", "conect x 1", "connect x", "connect x 1 2",
+                           "connect x 70000", "connect x 1.5",
+                           "connect x 1 --bogus", "connect x 1 --crlf --lf",
+                           "connect x 1 --timeout 0", "connect x 1 -e",
+                           "udp x 1 -e s.lua", "unix /p --tls",
+                           "connect x 1 --starttls http",
+                           "listen 1 --cert c.pem"}) do
+      local status, out, err = sockit(args)
+      assert.are.equal(2, status, args)
+      assert.are.equal("", out)
+      assert.matches("^sockit: [^\n]+\n$", err)
+    end
+  end)
+
+  it("refuses TLS, which is not built yet, with exit status 1", function()
+    for _, args in ipairs({"connect x 1 --tls", "connect x 1 --starttls smtp",
+                           "listen 1 --tls --cert c.pem --key k.pem"}) do
+      local status, _, err = sockit(args)
+      assert.are.equal(1, status)
+      assert.are.equal("sockit: TLS is not available yet (sockit.tls not built)\n", err)
+    end
+  end)
+
+  it("fails to connect in one line naming the address, exit status 1", function()
+    local port = net.freeport()
+    local status, out, err = sockit("connect 127.0.0.1 " .. port)
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.are.equal(("sockit: connect 127.0.0.1:%d: %s (ECONNREFUSED)\n"):format(
+      port, core.strerror("ECONNREFUSED")), err)
+    status, out, err = sockit("unix " .. q(files.tmpdir() .. "/none"))
+    assert.are.equal("", out)
+    assert.are.equal(1, status)
+    assert.matches("%(ENOENT%)\n$", err)
+  end)
+
+  it("parses on Lua 5.1 as well (no syntax of 5.2 and later)", function()
+    for _, file in ipairs({"bin/sockit", "lua/sockit/proto.lua"}) do
+      local status, _, err = proc.exec(CLEAN .. "lua5.1 -e " ..
+        q(("assert(loadfile(%q))"):format(file)))
+      assert.are.equal(0, status, err)
+    end
+  end)
+end)
+
+
+describe("sockit connect against redis-server", function()
+  local redis, port
+
+  lazy_setup(function()
+    local dir = files.tmpdir()
+    port = net.freeport()
+    redis = start(CLEAN .. "redis-server --port " .. port ..
+      " --bind 127.0.0.1 --save '' --appendonly no --dir " .. q(dir),
+      "Ready to accept connections")
+  end)
+
+  lazy_teardown(function()
+    stop(redis)
+    files.cleanup()
+  end)
+
+  it("sends each line of a pipe and prints the plain replies", function()
+    local status, out, err = sockit("connect 127.0.0.1 " .. port,
+                                    "PING\nECHO sockit\n")
+    assert.are.equal(0, status, err)
+    assert.are.equal("+PONG\r\n$6\r\nsockit\r\n", out)
+    assert.are.equal("", err)
+  end)
+
+  it("runs a pipelined -e script with expect", function()
+    local script = files.tmpdir() .. "/pipeline.lua"
+    write_file(script, [[
+      for i = 1, 3 do conn:sendline("INCR spec:counter") end
+      conn:sendline("GET spec:counter")
+      local last
+      for _ = 1, 3 do last = assert(conn:expect("^:(%d+)\r\n", 10)) end
+      local n = assert(conn:expect("^%$(%d+)\r\n", 10))
+      print(last, conn:read(tonumber(n)))
+      conn:sendline("DEL spec:counter")
+      assert(conn:expect(":1\r\n", 10))
+    ]])
+    local status, out, err = sockit("connect 127.0.0.1 " .. port ..
+                                    " -e " .. q(script))
+    assert.are.equal(0, status, err)
+    assert.are.equal("3\t3\n", out)
+  end)
+
+  it("runs examples/redis_ping.lua", function()
+    local status, out, err = sockit("connect 127.0.0.1 " .. port ..
+                                    " -e examples/redis_ping.lua")
+    assert.are.equal(0, status, err)
+    assert.matches("^PONG\n", out)
+  end)
+
+  it("fails a script whose expect times out, exit status 1", function()
+    local script = files.tmpdir() .. "/wait.lua"
+    write_file(script, 'conn:sendline("PING")\nassert(conn:expect("PANG", 0.2))\n')
+    local status, _, err = sockit("connect 127.0.0.1 " .. port ..
+                                  " -e " .. q(script))
+    assert.are.equal(1, status)
+    assert.matches('"%+PONG\\r\\n"', err)
+  end)
+
+  it("marks what arrives on a terminal, and ends on Ctrl-C", function()
+    local out, status = pty("connect 127.0.0.1 " .. port,
+      "--expect connected --send 'PING\\r' --expect '< +PONG' --intr")
+    assert.are.equal(130, status)
+    assert.matches("< +PONG", out, 1, true)
+  end)
+
+  it("half-closes at the end of input on a terminal and ends with the server", function()
+    local out, status = pty("connect 127.0.0.1 " .. port,
+      "--expect connected --send 'ECHO tty\\r' --expect '< tty' --eof")
+    assert.are.equal(0, status)
+    assert.matches("connection closed", out, 1, true)
+  end)
+
+  it("hands a script's session to the terminal with conn:interact()", function()
+    local script = files.tmpdir() .. "/hand.lua"
+    write_file(script, [[
+      conn:sendline("PING")
+      assert(conn:expect("+PONG\r\n", 10))
+      print("scripted")
+      conn:interact()
+      print("back in the script")
+    ]])
+    local out, status = pty("connect 127.0.0.1 " .. port .. " -e " .. q(script),
+      "--expect scripted --send 'ECHO byhand\r' --expect '< byhand' --eof")
+    assert.are.equal(0, status)
+    assert.matches("back in the script", out, 1, true)
+  end)
+
+  it("ends a script waiting in expect on Ctrl-C", function()
+    local script = files.tmpdir() .. "/stuck.lua"
+    write_file(script, 'print("waiting")\nconn:expect("never")\n')
+    local _, status = pty("connect 127.0.0.1 " .. port .. " -e " .. q(script),
+                          "--expect waiting --intr")
+    assert.are.equal(130, status)
+  end)
+
+  it("runs :lua with conn in scope, :send with escapes, :hex and :quit", function()
+    local out, status = pty("connect 127.0.0.1 " .. port,
+      "--expect connected --send ':lua select(2, conn:peer())\\r' --expect " ..
+      port .. " --send ':send \"PING\\\\r\\\\n\"\\r' --expect '< +PONG' " ..
+      "--send ':hex\\r' --send 'PING\\r' --expect '|+PONG..|' --send ':quit\\r'")
+    assert.are.equal(0, status)
+    assert.matches("00000007  2b 50 4f 4e 47 0d 0a", out, 1, true)
+  end)
+
+  it("writes a transcript that replays as a script", function()
+    local log = files.tmpdir() .. "/session.lua"
+    local status, out = sockit("connect 127.0.0.1 " .. port .. " --log " ..
+                               q(log), "SET spec:t 1\nGET spec:t\n")
+    assert.are.equal(0, status)
+    assert.are.equal("+OK\r\n$1\r\n1\r\n", out)
+    local text = read_file(log)
+    assert.matches('conn:sendline("GET spec:t")', text, 1, true)
+    local err
+    status, out, err = sockit("connect 127.0.0.1 " .. port .. " -e " .. q(log))
+    assert.are.equal(0, status, err)
+    assert.are.equal("", out)
+  end)
+
+  it("starts a transcript with :log in the middle of a session", function()
+    local log = files.tmpdir() .. "/later.lua"
+    local status = sockit("connect 127.0.0.1 " .. port,
+                          "ECHO before\n:log " .. log .. "\nECHO after\n")
+    assert.are.equal(0, status)
+    local text = read_file(log)
+    assert.matches('conn:sendline("ECHO after")', text, 1, true)
+    -- its reply may come after :log, the line sent before does not
+    assert.is_nil(text:find('sendline("ECHO before")', 1, true))
+  end)
+end)
+
+
+describe("sockit connect against the SMTP sink", function()
+  it("holds an SMTP session with --crlf", function()
+    local sink, port = start(env.LUA .. "examples/smtp_sink.lua --port 0",
+                             "^listening %S+ (%d+)$")
+    finally(function() stop(sink) end)
+    local status, out, err = sockit("connect 127.0.0.1 " .. port .. " --crlf",
+                                    "HELO spec\nNOOP\nQUIT\n")
+    assert.are.equal(0, status, err)
+    assert.matches("^220 [^\n]*\r\n250 [^\n]*\r\n250 [^\n]*\r\n221 [^\n]*\r\n$", out)
+  end)
+end)
+
+
+describe("sockit connect against nginx", function()
+  it("gets a page with GET / HTTP/1.0", function()
+    local dir = files.tmpdir()
+    local port = net.freeport()
+    assert(os.execute("mkdir -p " .. q(dir .. "/www") .. " " .. q(dir .. "/tmp")))
+    write_file(dir .. "/www/index.html", "hello from nginx\n")
+    write_file(dir .. "/nginx.conf", ([[
+daemon off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log stderr notice;
+events { worker_connections 16; }
+http {
+  access_log off;
+  client_body_temp_path %s/tmp;
+  server { listen 127.0.0.1:%d; root %s/www; }
+}
+]]):format(dir, dir, port, dir))
+    assert(os.execute("chmod -R a+rX " .. q(dir)))
+    local nginx = start(CLEAN .. "/usr/sbin/nginx -e stderr -p " .. q(dir .. "/") ..
+                        " -c " .. q(dir .. "/nginx.conf"), "start worker process")
+    finally(function() stop(nginx) end)
+    local status, out, err = sockit("connect 127.0.0.1 " .. port .. " --crlf",
+                                    "GET / HTTP/1.0\n\n")
+    assert.are.equal(0, status, err)
+    assert.matches("^HTTP/1%.1 200 OK\r\n", out)
+    assert.matches("\r\n\r\nhello from nginx\n$", out)
+  end)
+end)
+
+
+describe("sockit listen", function()
+  it("shows curl's request and answers it from its input", function()
+    local dir = files.tmpdir()
+    write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
+                                 "hello from sockit\n")
+    local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf <" ..
+      q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
+      dir .. "/request")
+    finally(function() stop(server) end)
+    local status, body = proc.exec(CLEAN .. "curl -sS http://127.0.0.1:" .. port .. "/spec")
+    assert.are.equal(0, status)
+    assert.are.equal("hello from sockit\r\n", body)
+    local rest = server.pipe:read("a")
+    local ok = server.pipe:close()
+    server.pipe = nil
+    assert.is_true(ok, rest)
+    assert.matches("^sockit: connection from 127%.0%.0%.1 port %d+\n", rest)
+    assert.matches("^GET /spec HTTP/1%.1\r\n", read_file(dir .. "/request"))
+  end)
+end)
+
+
+describe("sockit and peers of this spec", function()
+  -- runs the command in the background against a listener here: the
+  -- accepted socket, and finish() -> status, stdout, stderr
+  local function against(args, input)
+    local l, port = listener()
+    local finish = proc.background(SOCKIT .. args:format(port), input)
+    local c = assert(l:accept())
+    return c, finish
+  end
+
+  it("shows binary data as a hex dump with --hex", function()
+    local c, finish = against("connect 127.0.0.1 %d --hex")
+    local bytes = {}
+    for i = 0, 31 do bytes[#bytes + 1] = string.char(i * 8 % 256) end
+    assert(net.sendall(c, table.concat(bytes) .. "AB"))
+    c:close()
+    local status, out = finish()
+    assert.are.equal(0, status)
+    assert.are.equal(
+      "00000000  00 08 10 18 20 28 30 38  40 48 50 58 60 68 70 78  |.... (08@HPX`hpx|\n" ..
+      "00000010  80 88 90 98 a0 a8 b0 b8  c0 c8 d0 d8 e0 e8 f0 f8  |................|\n" ..
+      "00000020  41 42                                             |AB|\n", out)
+  end)
+
+  it("reports a connection reset in one line, exit status 1", function()
+    local c, finish = against("connect 127.0.0.1 %d", "")
+    assert.are.equal("", net.recvall(c, 1))  -- its input ended: half-closed
+    assert(c:setoption("linger", 0))
+    c:close()
+    local status, out, err = finish()
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.matches("^sockit: receive: [^\n]+ %(ECONNRESET%)\n$", err)
+  end)
+
+  it("sends LF by default, CRLF with --crlf, bytes with :send, : with ::", function()
+    for _, case in ipairs({{"", "a\nb\n"}, {" --crlf", "a\r\nb\r\n"}}) do
+      local c, finish = against("connect 127.0.0.1 %d" .. case[1], "a\r\nb\n")
+      assert.are.equal(case[2], net.recvall(c, 100))
+      c:close()
+      assert.are.equal(0, (finish()))
+    end
+    local c, finish = against("connect 127.0.0.1 %d",
+                              ':send "\\0\\x01\\r\\n"\n::colon\n')
+    assert.are.equal("\0\1\r\n:colon\n", net.recvall(c, 100))
+    c:close()
+    assert.are.equal(0, (finish()))
+  end)
+
+  it("passes large input through: many lines, and lines longer than its buffer", function()
+    local long = ("x"):rep(300000)
+    local many = (("y"):rep(99) .. "\n"):rep(20000)
+    local c, finish = against("connect 127.0.0.1 %d --crlf",
+                              long .. "\r\n" .. many .. long)
+    local want = long .. "\r\n" .. many:gsub("\n", "\r\n") .. long
+    assert.are.equal(want, net.recvall(c, #want + 1))
+    c:close()
+    assert.are.equal(0, (finish()))
+  end)
+
+  it("talks to a Unix socket", function()
+    local path = files.tmpdir() .. "/sock"
+    local l = assert(core.socket("unix", "stream"))
+    finally(function() l:close() end)
+    assert(l:bind(path))
+    assert(l:listen())
+    local finish = proc.background(SOCKIT .. "unix " .. q(path), "over unix\n")
+    local c = assert(l:accept())
+    assert.are.equal("over unix\n", net.recvall(c, 100))
+    assert(c:send("reply\n"))
+    c:close()
+    local status, out = finish()
+    assert.are.equal(0, status)
+    assert.are.equal("reply\n", out)
+  end)
+
+  it("sends a datagram per line with udp and shows the replies", function()
+    local u = assert(core.socket("inet", "dgram"))
+    finally(function() u:close() end)
+    assert(u:bind("127.0.0.1", 0))
+    local _, port = u:getsockname()
+    local finish = proc.background(SOCKIT .. "udp 127.0.0.1 " .. port ..
+                                " --timeout 0.5", "one\ntwo\n")
+    for _, want in ipairs({"one\n", "two\n"}) do
+      local data, host, from = assert(u:recvfrom(100))
+      assert.are.equal(want, data)
+      assert(u:sendto(data:upper(), host, from))
+    end
+    local status, out = finish()
+    assert.are.equal(0, status)
+    assert.are.equal("ONE\nTWO\n", out)
+  end)
+end)

@@ -1,0 +1,327 @@
+-- sockit.core: descriptors passed over Unix sockets (sendmsg, recvmsg,
+-- closefd) and batched datagrams (sendmmsg, recvmmsg).
+
+local env = require("support.env")
+local fds = require("support.fds")
+local files = require("support.files")
+local proc = require("support.proc")
+local errs = require("support.errs")
+local core = env.core()
+
+after_each(function() files.cleanup() end)
+
+-- a socketpair of `stype`, closed after the spec
+local function pair(stype)
+  local a, b = assert(core.socketpair(stype))
+  finally(function() a:close(); b:close() end)
+  return a, b
+end
+
+-- n socketpairs: the list of first ends and the list of their peers
+local function pairs_of(n)
+  local ends, peers = {}, {}
+  for i = 1, n do ends[i], peers[i] = pair() end
+  return ends, peers
+end
+
+-- wraps each received descriptor, closed after the spec
+local function wrap(list)
+  local socks = {}
+  for i, fd in ipairs(list) do
+    socks[i] = assert(core.fromfd(fd))
+  end
+  finally(function() for _, s in ipairs(socks) do s:close() end end)
+  return socks
+end
+
+-- each received copy writes, and the peer of the original reads it
+local function used_across(socks, peers)
+  for i, s in ipairs(socks) do
+    assert.equal(#("copy " .. i), s:send("copy " .. i))
+  end
+  for i, p in ipairs(peers) do
+    assert.equal("copy " .. i, p:recv(100))
+  end
+end
+
+local function passes(n)
+  local a, b = pair()
+  local ends, peers = pairs_of(n)
+  assert.equal(1, a:sendmsg("x", ends))
+  for _, e in ipairs(ends) do e:close() end  -- the copies stay open
+  local data, list, cut = b:recvmsg(10)
+  assert.equal("x", data)
+  assert.is_nil(cut)
+  assert.equal(n, #list)
+  used_across(wrap(list), peers)
+end
+
+describe("core.sendmsg and core.recvmsg", function()
+  it("pass 3 sockets in one message, usable on the other side", function()
+    passes(3)
+  end)
+
+  it("pass 200 sockets in one message", function()
+    passes(200)
+  end)
+
+  it("take descriptors as integers and sockets alike", function()
+    local a, b = pair()
+    local c, d = pair()
+    assert.equal(2, a:sendmsg("hi", {c:fileno(), c}))
+    local data, list = b:recvmsg(10)
+    assert.equal("hi", data)
+    assert.equal(2, #list)
+    assert.are_not.equal(list[1], list[2])
+    local socks = wrap(list)
+    assert(socks[1]:send("one,"))
+    assert(socks[2]:send("two"))
+    assert.equal("one,two", d:recv(100))
+  end)
+
+  it("give received descriptors close-on-exec", function()
+    local a, b = pair()
+    local c = pair()
+    assert(a:sendmsg("x", {c}))
+    local _, list = b:recvmsg(1)
+    wrap(list)
+    assert.is_true(fds.cloexec(list[1]))
+  end)
+
+  it("give an empty list when no descriptor came", function()
+    local a, b = pair()
+    assert.equal(5, a:sendmsg("plain"))
+    local data, list, cut = b:recvmsg(10)
+    assert.equal("plain", data)
+    assert.same({}, list)
+    assert.is_nil(cut)
+  end)
+
+  it("give an empty string at the end of stream", function()
+    local a, b = pair()
+    a:close()
+    local data, list = b:recvmsg(10)
+    assert.equal("", data)
+    assert.same({}, list)
+  end)
+
+  it("pass a pipe's descriptor", function()
+    local a, b = pair()
+    local fifo = files.tmpdir() .. "/fifo"
+    assert(os.execute("mkfifo " .. env.quote(fifo)))
+    local f = assert(io.open(fifo, "r+"))  -- read-write: opens at once
+    finally(function() f:close() end)
+    local fd = assert(fds.for_path(fifo))
+    assert(a:sendmsg("p", {fd}))
+    local _, list = b:recvmsg(1)
+    assert.equal(1, #list)
+    finally(function() core.closefd(list[1]) end)
+    assert.are_not.equal(fd, list[1])
+    -- the received descriptor is the same pipe: written through it, the
+    -- bytes come out of the original
+    local w = assert(io.open("/proc/self/fd/" .. list[1], "w"))
+    w:write("through the copy\n")
+    w:close()
+    assert.equal("through the copy", f:read("l"))
+  end)
+
+  it("pass a socket to another process", function()
+    local path = files.tmppath()
+    local l = core.socket("unix", "stream")
+    finally(function() l:close() end)
+    assert(l:bind(path))
+    assert(l:listen())
+    local child = proc.spawn([[
+      local core = require("sockit.core")
+      local s = core.socket("unix", "stream")
+      assert(s:connect(...))
+      local data, list = assert(s:recvmsg(10))
+      local c = assert(core.fromfd(list[1]))
+      assert(c:send("from the child, " .. data))
+      c:close()
+      s:close()
+    ]], {path})
+    local s = assert(l:accept())
+    finally(function() s:close() end)
+    local c, d = pair()
+    assert.equal(5, s:sendmsg("hello", {c}))
+    c:close()
+    assert.equal("from the child, hello", d:recv(100))
+    assert.equal("", child:read("a"))
+    assert.is_true(child:close())
+  end)
+
+  -- sends `sent` sockets, receives at most maxfds: the rest are closed
+  -- (the count of open descriptors is back where it was once the
+  -- received ones are closed), and the cut is told
+  local function truncates(sent, maxfds)
+    local a, b = pair()
+    local ends = pairs_of(sent)
+    collectgarbage()
+    local before = fds.count()
+    assert(a:sendmsg("x", ends))
+    local data, list, cut = b:recvmsg(10, maxfds)
+    assert.equal("x", data)
+    assert.equal(maxfds, #list)
+    assert.is_true(cut)
+    for _, fd in ipairs(list) do assert.is_true(core.closefd(fd)) end
+    assert.equal(before, fds.count())
+  end
+
+  it("close the descriptors past maxfds, and say so", function()
+    truncates(5, 2)
+  end)
+
+  it("close what the kernel delivers past an odd maxfds", function()
+    -- room for one descriptor is room for two, aligned: the second one
+    -- arrives, and is closed
+    truncates(3, 1)
+  end)
+
+  it("take no descriptor with maxfds 0", function()
+    truncates(1, 0)
+  end)
+
+  for _, stype in ipairs({"seqpacket", "dgram"}) do
+    it("pass descriptors over a " .. stype .. " socket", function()
+      local a, b = pair(stype)
+      local ends, peers = pairs_of(4)
+      assert.equal(7, a:sendmsg("message", ends))
+      local data, list, cut = b:recvmsg(100)
+      assert.equal("message", data)
+      assert.is_nil(cut)
+      used_across(wrap(list), peers)
+    end)
+
+    it("say a " .. stype .. " message was cut", function()
+      local a, b = pair(stype)
+      local c = pair()
+      assert(a:sendmsg("a long message", {c}))
+      local data, list, cut = b:recvmsg(6)
+      assert.equal("a long", data)
+      wrap(list)
+      assert.equal(1, #list)
+      assert.is_true(cut)
+    end)
+  end
+
+  it("fail with EBADF for a closed descriptor and send nothing", function()
+    local a, b = pair()
+    local live = pair()
+    local c, d = core.socketpair()
+    local fd = c:fileno()
+    c:close()  -- and no descriptor opens after it to take its number
+    d:close()
+    errs.fails("EBADF", a:sendmsg("x", {live, fd}))
+    b:settimeout(0)
+    errs.fails("EAGAIN", b:recvmsg(10))
+  end)
+
+  it("fail with EBADF for a descriptor that was never open", function()
+    local a, b = pair()
+    errs.fails("EBADF", a:sendmsg("x", {1000000}))
+    b:settimeout(0)
+    errs.fails("EAGAIN", b:recvmsg(10))
+  end)
+
+  it("time out as the socket's timeout says", function()
+    local _, b = pair()
+    b:settimeout(0.01)
+    errs.fails("ETIMEDOUT", b:recvmsg(10))
+  end)
+end)
+
+describe("core.closefd", function()
+  it("closes a received descriptor once", function()
+    local a, b = pair()
+    local c = pair()
+    assert(a:sendmsg("x", {c}))
+    local _, list = b:recvmsg(1)
+    assert.is_true(core.closefd(list[1]))
+    errs.fails("EBADF", core.closefd(list[1]))
+  end)
+end)
+
+-- a bound datagram socket of `family` on its loopback address
+local function udp(family)
+  local s = assert(core.socket(family or "inet", "dgram"))
+  finally(function() s:close() end)
+  assert(s:bind(family == "inet6" and "::1" or "127.0.0.1", 0))
+  return s, select(2, s:getsockname())
+end
+
+describe("core.sendmmsg and core.recvmmsg", function()
+  it("send to many peers in one call, each datagram with its address",
+     function()
+    local s = udp()
+    local r1, p1 = udp()
+    local r2, p2 = udp()
+    local _, sport = s:getsockname()
+    assert.equal(3, s:sendmmsg({{"one", "127.0.0.1", p1},
+                                {"two", "127.0.0.1", p2},
+                                {"three", "127.0.0.1", p1}}))
+    local l1 = assert(r1:recvmmsg(10))
+    local l2 = assert(r2:recvmmsg(10))
+    assert.same({{"one", "127.0.0.1", sport}, {"three", "127.0.0.1", sport}},
+                l1)
+    assert.same({{"two", "127.0.0.1", sport}}, l2)
+  end)
+
+  it("receive at most max datagrams", function()
+    local s = udp()
+    local r, port = udp()
+    local list = {}
+    for i = 1, 5 do list[i] = {"d" .. i, "127.0.0.1", port} end
+    assert.equal(5, s:sendmmsg(list))
+    local got = assert(r:recvmmsg(3))
+    assert.equal(3, #got)
+    assert.equal("d1", got[1][1])
+    got = assert(r:recvmmsg(3))
+    assert.same({"d4", "d5"}, {got[1][1], got[2][1]})
+  end)
+
+  it("mark a datagram longer than size as cut", function()
+    local s = udp()
+    local r, port = udp()
+    assert.equal(2, s:sendmmsg({{"short", "127.0.0.1", port},
+                                {"much longer", "127.0.0.1", port}}))
+    local got = assert(r:recvmmsg(2, 5))
+    assert.equal("short", got[1][1])
+    assert.is_nil(got[1].cut)
+    assert.equal("much ", got[2][1])
+    assert.is_true(got[2].cut)
+  end)
+
+  it("work over IPv6", function()
+    local s = udp("inet6")
+    local r, port = udp("inet6")
+    assert.equal(1, s:sendmmsg({{"six", "::1", port}}))
+    local got = assert(r:recvmmsg(4))
+    assert.equal("six", got[1][1])
+    assert.equal("::1", got[1][2])
+  end)
+
+  it("work over Unix datagram sockets, with paths", function()
+    local dir = files.tmpdir()
+    local s = core.socket("unix", "dgram")
+    local r = core.socket("unix", "dgram")
+    finally(function() s:close(); r:close() end)
+    assert(s:bind(dir .. "/s"))
+    assert(r:bind(dir .. "/r"))
+    assert.equal(2, s:sendmmsg({{"a", dir .. "/r"}, {"b", dir .. "/r"}}))
+    assert.same({{"a", dir .. "/s"}, {"b", dir .. "/s"}}, r:recvmmsg(8))
+  end)
+
+  it("send on a connected socket without addresses", function()
+    local a, b = pair("dgram")
+    assert.equal(2, a:sendmmsg({{"x"}, {"yz"}}))
+    local got = assert(b:recvmmsg(8))
+    assert.same({"x", "yz"}, {got[1][1], got[2][1]})
+  end)
+
+  it("time out as the socket's timeout says", function()
+    local r = udp()
+    r:settimeout(0.01)
+    errs.fails("ETIMEDOUT", r:recvmmsg(4))
+  end)
+end)

@@ -1,0 +1,334 @@
+-- sockit.connect's Happy Eyeballs (RFC 8305): with addresses of both
+-- families, an attempt that hangs does not hold up the next one.
+--
+-- On loopback, an IPv6 address hangs where a backlog-0 listener's queue is
+-- full (loopback drops the SYN), and "localhost" is ::1 and 127.0.0.1 (as
+-- spec/support/isolate makes it). In a private network namespace,
+-- 2001:db8::1 and 192.0.2.1 (documentation addresses, known only inside
+-- it) are reached through a link whose far end takes no packet for them:
+-- every SYN vanishes, as behind a broken route.
+
+local env = require("support.env")
+local errs = require("support.errs")
+local fds = require("support.fds")
+local files = require("support.files")
+local net = require("support.net")
+local netns = require("support.netns")
+local core = env.core()
+local sockit = require("sockit")
+
+-- busted runs only the last `finally` of a test: each cleanup goes here
+-- instead, which also keeps what it closes alive until the test ends
+local cleanups = {}
+local function defer(fn) cleanups[#cleanups + 1] = fn end
+
+after_each(function()
+  for i = #cleanups, 1, -1 do
+    cleanups[i]()
+    cleanups[i] = nil
+  end
+  files.cleanup()
+end)
+
+-- "localhost" gives an address of each family here
+local function dualstack()
+  local list = core.getaddrinfo("localhost", 80, {type = "stream"})
+  local seen = {}
+  for _, a in ipairs(list or {}) do seen[a.family] = true end
+  return seen.inet and seen.inet6
+end
+local dual = dualstack()
+
+local function needdual()
+  if not dual then pending("localhost is not both ::1 and 127.0.0.1 here") end
+  return dual
+end
+
+-- A port where ::1 hangs (a full queue) and 127.0.0.1 accepts: the
+-- IPv4 server, port
+local function hanging_ipv6()
+  for _ = 1, 10 do
+    local _, port = net.full_listener(defer, 64, 0.2, "::1")
+    -- timeouts are a safety net only: no call waits that long
+    local srv = sockit.listen("127.0.0.1", port, {timeout = 10})
+    if srv then
+      defer(function() srv:close() end)
+      srv:settimeout(10)
+      return srv, port
+    end
+  end
+  error("no port free on both ::1 and 127.0.0.1")
+end
+
+local function connect(...)
+  return net.closing(defer, sockit.connect(...))
+end
+
+-- the connections srv accepts carry a line from each stream of the list
+-- ss, in whatever order they came
+local function carry(srv, ss)
+  local want, got = {}, {}
+  for i, s in ipairs(ss) do
+    assert(s:write("stream " .. i .. "\n"))
+    want[i] = "stream " .. i
+  end
+  for i = 1, #ss do
+    local conn, host = assert(srv:accept())
+    defer(function() conn:close() end)
+    assert.equal("127.0.0.1", host)
+    got[i] = conn:read("l")
+  end
+  table.sort(got)
+  assert.same(want, got)
+end
+
+local function carries(srv, s) carry(srv, {s}) end
+
+describe("sockit.connect with addresses of both families", function()
+  it("connects through IPv4 while the IPv6 attempt hangs", function()
+    if not needdual() then return end
+    local srv, port = hanging_ipv6()
+    local before = fds.count()
+    local s = assert(connect("localhost", port, {timeout = 1}))
+    -- the stream only: the hanging attempt was closed
+    assert.equal(before + 1, fds.count())
+    assert.same({"127.0.0.1", port}, {s:peer()})
+    carries(srv, s)
+  end)
+
+  it("tries one address at a time with happy_eyeballs = false", function()
+    if not needdual() then return end
+    local _, port = hanging_ipv6()
+    local before = fds.count()
+    errs.fails("ETIMEDOUT", connect("localhost", port,
+                                    {timeout = 1, happy_eyeballs = false}))
+    assert.equal(before, fds.count())
+  end)
+
+  it("connects through IPv4 inside tasks, several at once", function()
+    if not needdual() then return end
+    local srv, port = hanging_ipv6()
+    local before = fds.count()
+    local got = {}
+    for i = 1, 3 do
+      sockit.spawn(function()
+        got[i] = table.pack(sockit.connect("localhost", port, {timeout = 1}))
+      end)
+    end
+    sockit.spawn(function()
+      got[4] = table.pack(sockit.connect("localhost", port,
+                                         {timeout = 1, happy_eyeballs = false}))
+    end)
+    sockit.run()
+    local ss = {}
+    for i = 1, 3 do
+      local s = assert(got[i][1], got[i][2])
+      defer(function() s:close() end)
+      assert.same({"127.0.0.1", port}, {s:peer()})
+      ss[i] = s
+    end
+    carry(srv, ss)
+    errs.fails("ETIMEDOUT", table.unpack(got[4], 1, got[4].n))
+    -- three streams and the connections accepted for them
+    assert.equal(before + 6, fds.count())
+  end)
+
+  it("applies bind and nodelay to every attempt", function()
+    if not needdual() then return end
+    local srv, port = hanging_ipv6()
+    -- bind names a local address of each family in turn
+    local s = assert(connect("localhost", port, {timeout = 5, nodelay = false,
+                                                 bind = {"localhost", 0}}))
+    assert.equal("127.0.0.1", s:sockname())
+    assert.is_false(s.socket:getoption("nodelay"))
+    carries(srv, s)
+  end)
+
+  it("returns the failure of the last attempt when every one fails", function()
+    if not needdual() then return end
+    local port = net.freeport()
+    errs.fails("ECONNREFUSED", connect("localhost", port, {timeout = 1}))
+    sockit.spawn(function()
+      errs.fails("ECONNREFUSED", connect("localhost", port, {timeout = 1}))
+    end)
+    sockit.run()
+  end)
+
+  it("starts every attempt at once with attempt_delay = 0", function()
+    if not needdual() then return end
+    local srv, port = hanging_ipv6()
+    local s = assert(connect("localhost", port,
+                             {timeout = 5, attempt_delay = 0}))
+    assert.equal("127.0.0.1", s:peer())
+    carries(srv, s)
+  end)
+end)
+
+-- a socketpair whose first end has no room to send: full, peer
+local function full_pair()
+  local a, b = net.pair(defer)
+  a:settimeout(0)
+  while a:send(("x"):rep(65536)) do end
+  return a, b
+end
+
+-- reads everything the socket has, which makes room at its peer
+local function drain(s)
+  s:settimeout(0)
+  while s:recv(65536) do end
+end
+
+describe("wait.writable, the wait of the attempts", function()
+  local wait = require("sockit.wait")
+
+  it("returns once one socket of several has room, or at the deadline", function()
+    local full = full_pair()
+    local free = net.pair(defer)
+    assert.is_true(wait.writable({full, free}, core.monotime() + 10))
+    errs.fails("ETIMEDOUT",
+               wait.writable({full}, core.monotime() + 0.05))
+    errs.fails("ETIMEDOUT",
+               wait.writable({full, (full_pair())}, core.monotime() + 0.05))
+    local r = {}
+    sockit.spawn(function()
+      r[1] = wait.writable({full, free}, core.monotime() + 10)
+      r[2] = table.pack(wait.writable({full}, core.monotime() + 0.05))
+    end)
+    sockit.run()
+    assert.is_true(r[1])
+    errs.fails("ETIMEDOUT", table.unpack(r[2], 1, r[2].n))
+  end)
+
+  it("wakes a task once when one of its sockets closes", function()
+    local x = full_pair()
+    local y, ypeer = full_pair()
+    local other = full_pair()
+    local r = {}
+    sockit.spawn(function()
+      r[1] = table.pack(wait.writable({x, y}))
+      -- the room y got meanwhile does not wake this later wait
+      r[2] = table.pack(wait.writable({other}, core.monotime() + 0.05))
+    end)
+    sockit.spawn(function()
+      core.close(x)
+      drain(ypeer)
+    end)
+    sockit.run()
+    errs.fails("ECANCELED", table.unpack(r[1], 1, r[1].n))
+    errs.fails("ETIMEDOUT", table.unpack(r[2], 1, r[2].n))
+  end)
+end)
+
+describe("sockit.connect's happy_eyeballs and attempt_delay", function()
+  it("raise on values of the wrong type or out of range", function()
+    local raised = errs.raised
+    assert.matches("#3 to 'connect' %(option 'happy_eyeballs'",
+      raised(sockit.connect, "127.0.0.1", 1, {happy_eyeballs = 1}))
+    for _, d in ipairs({-0.1, 0 / 0, -math.huge}) do
+      assert.matches("#3 to 'connect' %(option 'attempt_delay': value out of",
+        raised(sockit.connect, "127.0.0.1", 1, {attempt_delay = d}))
+    end
+    assert.matches("#3 to 'connect' %(option 'attempt_delay'",
+      raised(sockit.connect, "127.0.0.1", 1, {attempt_delay = "1"}))
+  end)
+end)
+
+-- the child in the private network namespace: its /etc/hosts names the
+-- dead addresses, and it prints one line per case
+local CHILD = [==[
+package.path = %q .. package.path
+local fds = require("support.fds")
+local sockit = require("sockit")
+local dir = arg[0]:match("^(.*)/[^/]*$")
+
+local function sh(cmd)
+  assert(os.execute("env -u LD_PRELOAD sh -c '" .. cmd .. "'"), cmd)
+end
+-- a veth pair whose far end has no address: 2001:db8::1 and 192.0.2.1
+-- are reached through a neighbour that never answers
+sh("ip link add he0 type veth peer name he1 && ip link set he1 up"
+   .. " && ip link set he0 up"
+   .. " && ip -6 addr add 2001:db8::2/64 dev he0 nodad"
+   .. " && ip addr add 192.0.2.2/24 dev he0"
+   .. " && ip -6 neigh replace 2001:db8::1 lladdr 02:00:00:00:00:01"
+   .. " dev he0 nud permanent"
+   .. " && ip neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01"
+   .. " dev he0 nud permanent"
+   .. " && mount --bind " .. dir .. "/hosts /etc/hosts")
+
+local srv = assert(sockit.listen("127.0.0.1", 0))
+local _, port = srv:address()
+local before = fds.count()
+
+local CASES = {
+  {"dual.test", {}},
+  {"dual.test", {happy_eyeballs = false}},
+  {"dead6.test", {}},
+  {"dead.test", {}},
+}
+
+-- one line: the case, then the peer or the failure's code
+local function report(i, s, _, code)
+  if s then
+    local host = s:peer()
+    local conn = assert(srv:accept())
+    assert(s:write("hello\n"))
+    local line = conn:read("l")
+    conn:close()
+    s:close()
+    return ("%%d %%s %%s"):format(i, host, line)
+  end
+  return ("%%d %%s"):format(i, code)
+end
+
+local function run(i)
+  local opts = {timeout = 1}
+  for k, v in pairs(CASES[i][2]) do opts[k] = v end
+  return report(i, sockit.connect(CASES[i][1], port, opts))
+end
+
+for i = 1, #CASES do print("outside " .. run(i)) end
+local lines = {}
+for i = 1, #CASES do
+  sockit.spawn(function() lines[i] = "inside " .. run(i) end)
+end
+sockit.run()
+print(table.concat(lines, "\n"))
+srv:close()
+print("descriptors", before - 1 == fds.count())
+]==]
+
+local HOSTS = [[
+127.0.0.1 localhost
+2001:db8::1 dual.test
+127.0.0.1 dual.test
+2001:db8::1 dead6.test
+2001:db8::1 dead.test
+192.0.2.1 dead.test
+]]
+
+describe("sockit.connect past a route that swallows packets", function()
+  it("connects through IPv4 long before the timeout, or times out", function()
+    if not netns.available() then
+      pending("needs network and mount namespaces (root, unshare, ip)")
+      return
+    end
+    local dir = files.tmpdir()
+    files.write(dir .. "/nsswitch.conf", "hosts: files\n")
+    files.write(dir .. "/resolv.conf", "nameserver 127.0.0.1\n")
+    files.write(dir .. "/hosts", HOSTS)
+    files.write(dir .. "/child.lua",
+                CHILD:format(env.root .. "/spec/?.lua;"))
+    local out, ok = netns.run(dir)
+    assert(ok, "the child failed:\n" .. out)
+    local want = {}
+    for _, where in ipairs({"outside", "inside"}) do
+      want[#want + 1] = where .. " 1 127.0.0.1 hello"
+      want[#want + 1] = where .. " 2 ETIMEDOUT"
+      want[#want + 1] = where .. " 3 ETIMEDOUT"
+      want[#want + 1] = where .. " 4 ETIMEDOUT"
+    end
+    want[#want + 1] = "descriptors\ttrue"
+    assert.equal(table.concat(want, "\n") .. "\n", out)
+  end)
+end)
