@@ -7,6 +7,7 @@
 #ifndef SOCKIT_COMPAT_H
 #define SOCKIT_COMPAT_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "lua.h"
@@ -86,6 +87,13 @@ static inline int sockit_setiuservalue (lua_State *L, int idx, int n) {
 
 #if LUA_VERSION_NUM < 503
 
+#if LUA_VERSION_NUM == 501
+#define lua_absindex  sockit_absindex
+static inline int sockit_absindex (lua_State *L, int idx) {
+  return idx > 0 || idx <= LUA_REGISTRYINDEX ? idx : lua_gettop(L) + idx + 1;
+}
+#endif
+
 /* a metatable made by luaL_newmetatable names its type in __name */
 #define luaL_newmetatable(L, tname)  sockit_newmetatable(L, tname)
 static inline int sockit_newmetatable (lua_State *L, const char *tname) {
@@ -127,15 +135,54 @@ static inline lua_Integer sockit_checkinteger (lua_State *L, int arg) {
 #define luaL_optinteger(L, arg, def) \
   (lua_isnoneornil(L, (arg)) ? (lua_Integer)(def) : luaL_checkinteger(L, (arg)))
 
+/* 5.1 has no lua_Unsigned and 5.2's has 32 bits: a size's type instead */
+typedef size_t sockit_Unsigned;
+#define lua_Unsigned  sockit_Unsigned
+
+/* lua_geti returns the type it pushed; metamethods apply */
+#define lua_geti  sockit_geti
+static inline int sockit_geti (lua_State *L, int idx, lua_Integer i) {
+  idx = lua_absindex(L, idx);
+  lua_pushinteger(L, i);
+  lua_gettable(L, idx);
+  return lua_type(L, -1);
+}
+
+/* an exact integer, or 0 with *isnum false (strings convert, as 5.4) */
+#define lua_tointegerx  sockit_tointegerx
+static inline lua_Integer sockit_tointegerx (lua_State *L, int idx,
+                                             int *isnum) {
+  lua_Number n = lua_tonumber(L, idx);
+  int ok = lua_isnumber(L, idx) && sockit_isexact(n);
+  if (isnum != NULL) *isnum = ok;
+  return ok ? (lua_Integer)n : 0;
+}
+
+/* lua_stringtonumber: the numeral's value pushed and its size + 1, or 0 */
+#define lua_stringtonumber  sockit_stringtonumber
+static inline size_t sockit_stringtonumber (lua_State *L, const char *s) {
+  lua_Number n;
+  lua_pushstring(L, s);
+  if (!lua_isnumber(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  n = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  lua_pushnumber(L, n);
+  return strlen(s) + 1;
+}
+
+#if LUA_VERSION_NUM == 502
+/* 5.2's lua_rawgetp returns nothing */
+#define lua_rawgetp(L, idx, p)  (lua_rawgetp(L, idx, p), lua_type(L, -1))
+#endif
+
 #endif /* < 503 */
 
 
 #if LUA_VERSION_NUM == 501
 
-#define lua_absindex  sockit_absindex
-static inline int sockit_absindex (lua_State *L, int idx) {
-  return idx > 0 || idx <= LUA_REGISTRYINDEX ? idx : lua_gettop(L) + idx + 1;
-}
 
 /* LuaJIT has the next three; its own are as good, these keep one path */
 #define luaL_setfuncs  sockit_setfuncs51
@@ -202,7 +249,14 @@ static inline const char *sockit_tolstring (lua_State *L, int idx, size_t *len) 
   return lua_tolstring(L, -1, len);
 }
 
-/* a buffer of a known size: a userdata block, left on the stack till done */
+/*
+** A buffer of a known size: a userdata block, left on the stack till done.
+** io.c's recv and recvfrom use one only on the path that made it, which
+** GCC, inlining these, cannot see.
+*/
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define luaL_buffinitsize  sockit_buffinitsize
 static inline char *sockit_buffinitsize (lua_State *L, luaL_Buffer *B,
                                          size_t size) {
@@ -217,6 +271,40 @@ static inline void sockit_pushresultsize (luaL_Buffer *B, size_t size) {
   lua_pushlstring(B->L, B->p, size);
   lua_remove(B->L, -2);
 }
+
+#define lua_rawlen(L, idx)  lua_objlen(L, idx)
+#define luaL_len(L, idx)    ((lua_Integer)lua_objlen(L, idx))
+
+#define lua_rawgetp  sockit_rawgetp
+static inline int sockit_rawgetp (lua_State *L, int idx, const void *p) {
+  idx = lua_absindex(L, idx);
+  lua_pushlightuserdata(L, (void *)(size_t)p);
+  lua_rawget(L, idx);
+  return lua_type(L, -1);
+}
+
+/* pops the value on top into t[p], t the table at idx */
+#define lua_rawsetp  sockit_rawsetp
+static inline void sockit_rawsetp (lua_State *L, int idx, const void *p) {
+  idx = lua_absindex(L, idx);
+  lua_pushlightuserdata(L, (void *)(size_t)p);
+  lua_insert(L, -2);
+  lua_rawset(L, idx);
+}
+
+/*
+** A Lua file: 5.1's is a FILE * (NULL once closed), LuaJIT's a struct
+** whose first field is that FILE *; neither has 5.2's closef, so an open
+** file is one whose FILE * is not NULL.
+*/
+#ifndef LUA_FILEHANDLE
+#define LUA_FILEHANDLE  "FILE*"  /* in lualib.h */
+#endif
+
+typedef struct luaL_Stream {
+  FILE *f;
+} luaL_Stream;
+#define closef  f
 
 #endif /* 501 */
 
