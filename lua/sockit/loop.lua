@@ -224,13 +224,11 @@ end
 -- the coroutine f ran in, ended, its stack kept for
 -- debug.traceback(thread, msg).
 function loop.xpcall(f, msgh, ...)
+  if compat.yieldingpcall then return xpcall(f, msgh, ...) end
   local task = loop.current()
-  if compat.yieldingpcall or task == nil then
-    if select("#", ...) == 0 then return xpcall(f, msgh) end
-    local args, n = {...}, select("#", ...)
-    return xpcall(function() return f(unpack(args, 1, n)) end, msgh)
-  end
-  return protected(task, msgh, f, ...)
+  if task then return protected(task, msgh, f, ...) end
+  local args, n = {...}, select("#", ...)  -- 5.1's xpcall takes none
+  return xpcall(function() return f(unpack(args, 1, n)) end, msgh)
 end
 
 -- intask() -> true inside a task: a call that would block waits in the
