@@ -1,5 +1,6 @@
 # sockit: build, test and install the Lua 5.4 socket library.
-#   make            build build/sockit/core.so (build-poll: build/poll/, poll(2))
+#   make            build build/sockit/core.so (build-poll: build/poll/, poll(2));
+#                   LUA=lua5.1|lua5.2|lua5.3|luajit: build/<5.x|luajit>/ instead
 #   make test       run every spec against it (SPECS=spec/x_spec.lua for some)
 #   make asan       the same under ASan and UBSan, then (with clang) under
 #                   clang's UBSan with float-cast-overflow (.ci/asan)
@@ -11,12 +12,14 @@
 #   make distcheck  make dist, then install the .src.rock offline and load it
 #   make demo | bench | install | clean
 #   make bench-c10k 10,000 loopback connections held by the scheduler (CONNS=n)
-# Targets that need tools first run .ci/deps, which installs the missing
-# Debian packages when run as root, or says what to install.
+# Targets first run .ci/deps: it installs missing Debian packages, or names them.
 
+# LUA (lua5.1|lua5.2|lua5.3|lua5.4|luajit) sets the version, headers and build.
 LUA         ?= lua5.4
-LUA_VERSION ?= 5.4
-LUA_INCDIR  ?= /usr/include/lua5.4
+JIT         := $(findstring luajit,$(notdir $(LUA)))
+LUA_VERSION ?= $(if $(JIT),5.1,$(patsubst lua%,%,$(notdir $(LUA))))
+LUA_INCDIR  ?= /usr/include/$(if $(JIT),luajit-2.1,lua$(LUA_VERSION))
+BUILD       ?= build$(if $(filter-out 5.4,$(LUA_VERSION))$(JIT),/$(or $(JIT),$(LUA_VERSION)))
 CFLAGS      ?= -O2 -g
 LIBFLAG     ?= -shared
 PREFIX      ?= /usr/local
@@ -31,10 +34,8 @@ TRAP_CC     ?= clang
 SPECS       ?= spec
 # resolve.c runs getaddrinfo on a thread (in libc itself since glibc 2.34)
 LIBS        ?= -pthread
-
 # The one version number, defined in csrc/sockit.h.
 VERSION := $(shell sed -n 's/^.define SOCKIT_VERSION *"\([^"]*\)".*/\1/p' csrc/sockit.h)
-
 WARNINGS := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wcast-qual -Wpointer-arith
 ALL_CFLAGS = $(WARNINGS) $(if $(filter 1,$(WERROR)),-Werror) -fPIC \
@@ -45,28 +46,27 @@ ASAN_LDFLAGS = -fsanitize=address,undefined
 # clang checks float-to-int casts (GCC's UBSan does not); any report aborts
 TRAP_CFLAGS = -fsanitize=undefined,float-cast-overflow \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
-
 SRCS    := $(wildcard csrc/*.c)
 HDRS    := $(wildcard csrc/*.h)
 LUAMODS := $(wildcard lua/sockit/*.lua)
 
 # Programs run from the work tree with these paths; specs run where names
 # resolve from a fixed hosts file only (spec/support/isolate).
-RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'
+RUN_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;'
 ISOLATE = spec/support/isolate
 # The scheduler specs open thousands of descriptors.
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 DEPS = @.ci/deps
 
-export CC LUA LUA_INCDIR LUA_VERSION BUSTED LUAROCKS VALGRIND ASAN_CC TRAP_CC \
+export CC LUA LUA_INCDIR LUA_VERSION BUILD BUSTED LUAROCKS VALGRIND ASAN_CC TRAP_CC \
        SPECS ISOLATE VERSION
 
 .PHONY: all build build-poll asan-build trap-build deps-build test asan valgrind \
         fuzz check rockcheck dist distcheck install demo bench bench-c10k clean FORCE
 
 all: build
-build: build/sockit/core.so
-build-poll: build/poll/sockit/core.so
+build: $(BUILD)/sockit/core.so
+build-poll: $(BUILD)/poll/sockit/core.so
 asan-build: build-asan/sockit/core.so
 trap-build: build-trap/sockit/core.so
 
@@ -87,14 +87,14 @@ $(1)/sockit/core.so: $$(SRCS:csrc/%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
 	$(2) $$(LIBFLAG) $(4) -o $$@ $$^ $$(LDFLAGS) $$(LIBS)
 endef
-$(eval $(call variant,build,$$(CC)))
-$(eval $(call variant,build/poll,$$(CC),-DSOCKIT_USE_POLL))
+$(eval $(call variant,$(BUILD),$$(CC)))
+$(eval $(call variant,$(BUILD)/poll,$$(CC),-DSOCKIT_USE_POLL))
 $(eval $(call variant,build-asan,$$(ASAN_CC),$$(ASAN_CFLAGS),$$(ASAN_LDFLAGS)))
 $(eval $(call variant,build-trap,$$(TRAP_CC),$$(TRAP_CFLAGS),$$(TRAP_CFLAGS)))
 
 test: build
 	$(DEPS) test
-	$(RAISE_NOFILE); $(RUN_ENV) $(ISOLATE) $(BUSTED) --lua=$(LUA) $(SPECS)
+	$(RAISE_NOFILE); $(RUN_ENV) $(ISOLATE) $(BUSTED) --lua=$(LUA) --cpath='$(BUILD)/?.so' $(SPECS)
 
 # The trap build is made only where $(TRAP_CC) exists; .ci/asan says so.
 asan:
@@ -126,7 +126,7 @@ dist distcheck:
 install: build
 	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit \
 	  $(DESTDIR)$(PREFIX)/bin
-	install -m 755 build/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
+	install -m 755 $(BUILD)/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
 	install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/
 	install -m 755 bin/sockit $(DESTDIR)$(PREFIX)/bin/sockit
 

@@ -2,7 +2,9 @@
 -- list every FILE (the csrc/*.c and lua/sockit/*.lua of the tree) and
 -- nothing else; the rockspec lists its sources by hand.
 local spec = {}
-assert(loadfile(arg[1], "t", spec))()
+local chunk = assert(loadfile(arg[1], "t", spec))
+if setfenv then setfenv(chunk, spec) end  -- Lua 5.1's loadfile takes no env
+chunk()
 local listed, bad = {}, 0
 for _, m in pairs(spec.build.modules) do
   for _, f in ipairs(type(m) == "table" and m.sources or {m}) do
@@ -18,4 +20,4 @@ end
 for f in pairs(listed) do
   io.stderr:write(arg[1], " lists ", f, ", which does not exist\n"); bad = bad + 1
 end
-os.exit(bad == 0)
+os.exit(bad == 0 and 0 or 1)

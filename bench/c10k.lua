@@ -25,7 +25,7 @@ local core = require("sockit.core")
 
 local function env(name, default)
   local v = tonumber(os.getenv(name) or "")
-  return v and math.tointeger(v) or default
+  return v and v % 1 == 0 and v or default
 end
 
 local LINE = ("x"):rep(31) .. "\n"   -- one round trip: 32 bytes each way
@@ -34,14 +34,14 @@ local TIMEOUT = 60                    -- any one wait for the peer
 -- resident set size of this process, in KiB
 local function rss()
   local f = assert(io.open("/proc/self/status"))
-  local kb = f:read("a"):match("VmRSS:%s*(%d+)")
+  local kb = f:read("*a"):match("VmRSS:%s*(%d+)")
   f:close()
   return tonumber(kb)
 end
 
 local function nofile()
   local p = assert(io.popen("ulimit -n"))
-  local n = p:read("l")
+  local n = p:read("*l")
   p:close()
   return n == "unlimited" and math.huge or tonumber(n)
 end
@@ -185,7 +185,7 @@ local function server(conns, rounds, limit)
     end
   end)
   sockit.run()
-  local out = child:read("a")
+  local out = child:read("*a")
   local ok = child:close()
   local r = {}
   for k, v in (out:match("result (.*)") or ""):gmatch("([%w_]+)=(%S+)") do r[k] = v end

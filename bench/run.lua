@@ -48,7 +48,7 @@ local LUASOCKET = PATHS .. LUA .. " bench/luasocket_peer.lua"
 
 local function shell(cmd)
   local f = assert(io.popen(cmd))
-  local out = f:read("a")
+  local out = f:read("*a")
   f:close()
   return out
 end
@@ -73,7 +73,7 @@ end
 -- the first "key N" line the process prints, after its pid line
 local function expect(p, key)
   for _ = 1, 2 do
-    local line = p.f:read("l")
+    local line = p.f:read("*l")
     if not line then fail(p, "exited before telling its " .. key) end
     local k, v = line:match("^(%a+) (%d+)$")
     if k == "pid" then p.pid = v end
@@ -84,7 +84,7 @@ end
 
 -- waits for the process and returns its "result" fields as numbers
 local function finish(p)
-  local out = p.f:read("a")
+  local out = p.f:read("*a")
   local ok, _, code = p.f:close()
   local fields = out:match("result ([^\n]*)")
   if not ok or not fields then fail(p, "failed, exit status " .. code) end
@@ -404,9 +404,10 @@ local function sorted(t)
 end
 
 local function median(list)
-  local s = table.move(list, 1, #list, 1, {})
+  local s = {}
+  for i = 1, #list do s[i] = list[i] end
   table.sort(s)
-  local m = #s // 2
+  local m = math.floor(#s / 2)
   return #s % 2 == 1 and s[m + 1] or (s[m] + s[m + 1]) / 2
 end
 
@@ -530,8 +531,10 @@ local function json(v, indent)
   indent = indent or ""
   local t = type(v)
   if t == "number" then
-    return v ~= v and "null" or (math.type(v) == "integer"
-      and tostring(v) or ("%.6g"):format(v))
+    -- an integral value prints whole (Lua 5.1, LuaJIT and 5.2 have no
+    -- integer subtype)
+    return v ~= v and "null" or (v % 1 == 0 and math.abs(v) < 2 ^ 53
+      and ("%d"):format(v) or ("%.6g"):format(v))
   elseif t == "string" then
     return '"' .. v:gsub('[%c"\\]', function(c)
       return ("\\u%04x"):format(c:byte()) end) .. '"'

@@ -242,7 +242,7 @@ local function usage()
   collectgarbage("collect")
   collectgarbage("collect")
   local f = assert(io.open("/proc/self/status"))
-  local rss = f:read("a"):match("VmRSS:%s*(%d+)")
+  local rss = f:read("*a"):match("VmRSS:%s*(%d+)")
   f:close()
   return collectgarbage("count") * 1024, tonumber(rss) * 1024
 end

@@ -205,13 +205,17 @@ static int l_getpeername (lua_State *L) {
 
 
 /*
-** An addrinfo list lives in a to-be-closed box, so it is freed even when
-** building the Lua result raises a memory error.
+** An addrinfo list lives in a box on the stack: each function frees it
+** once its result is built, and the box's __gc frees it when building the
+** result raised (a memory error). No to-be-closed variable: Lua 5.1-5.3.
 */
-static int freebox (lua_State *L) {
-  struct addrinfo **box = (struct addrinfo **)lua_touserdata(L, 1);
+static void dropbox (struct addrinfo **box) {
   if (*box != NULL) freeaddrinfo(*box);
   *box = NULL;
+}
+
+static int freebox (lua_State *L) {
+  dropbox((struct addrinfo **)lua_touserdata(L, 1));
   return 0;
 }
 
@@ -220,12 +224,9 @@ static struct addrinfo **newbox (lua_State *L) {
   *box = NULL;
   if (luaL_newmetatable(L, ADDRINFO_BOX)) {
     lua_pushcfunction(L, freebox);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, freebox);
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  lua_toclose(L, -1);
   return box;
 }
 
@@ -364,6 +365,7 @@ static int l_getaddrinfo (lua_State *L) {
   err = getaddrinfo(host, service, &hints, box);
   if (err != 0) return sockit_gaifail(L, err, errno);
   sockit_pushaddrinfo(L, *box);
+  dropbox(box);
   return 1;
 }
 
@@ -413,6 +415,7 @@ static int l_gethostbyname (lua_State *L) {
   if (err != 0) return sockit_gaifail(L, err, errno);
   lua_pushstring(L, hostname((const sockit_Addr *)(void *)(*box)->ai_addr,
                              buf, sizeof buf));
+  dropbox(box);
   return 1;
 }
 
@@ -433,6 +436,7 @@ static int l_getservbyname (lua_State *L) {
   err = getaddrinfo(NULL, name, &hints, box);
   if (err != 0) return sockit_gaifail(L, err, errno);
   lua_pushinteger(L, ntohs(((struct sockaddr_in *)(void *)(*box)->ai_addr)->sin_port));
+  dropbox(box);
   return 1;
 }
 

@@ -193,7 +193,7 @@ static int l_send (lua_State *L) {
 static size_t checksize (lua_State *L, int arg, size_t max) {
   lua_Integer n = luaL_checkinteger(L, arg);
   luaL_argcheck(L, n >= 1, arg, "size must be at least 1");
-  return (lua_Unsigned)n < max ? (size_t)n : max;
+  return (size_t)n < max ? (size_t)n : max;
 }
 
 

@@ -370,6 +370,21 @@ static int pushline (lua_State *L, sockit_Reader *r) {
 }
 
 
+/* the buffered line a bound read returns, or 0 when the slow path must */
+static int fastline (lua_State *L, sockit_Reader *r, int iterator) {
+  if (iterator) return pushline(L, r);
+  if (lua_gettop(L) == 2 && lua_type(L, 2) == LUA_TSTRING
+      && lua_rawequal(L, 1, lua_upvalueindex(3))) {
+    size_t len;
+    const char *fmt = lua_tolstring(L, 2, &len);
+    return len == 1 && fmt[0] == 'l' && pushline(L, r);
+  }
+  return 0;
+}
+
+
+#if LUA_VERSION_NUM >= 503
+
 static int finishcall (lua_State *L, int status, lua_KContext base) {
   (void)status;
   return lua_gettop(L) - (int)base;
@@ -385,16 +400,8 @@ static int finishcall (lua_State *L, int status, lua_KContext base) {
 static int boundread (lua_State *L) {
   sockit_Reader *r = (sockit_Reader *)lua_touserdata(L, lua_upvalueindex(1));
   int iterator = lua_isnil(L, lua_upvalueindex(3));
-  if (iterator) {
-    lua_settop(L, 0);
-    if (pushline(L, r)) return 1;
-  }
-  else if (lua_gettop(L) == 2 && lua_type(L, 2) == LUA_TSTRING
-           && lua_rawequal(L, 1, lua_upvalueindex(3))) {
-    size_t len;
-    const char *fmt = lua_tolstring(L, 2, &len);
-    if (len == 1 && fmt[0] == 'l' && pushline(L, r)) return 1;
-  }
+  if (iterator) lua_settop(L, 0);
+  if (fastline(L, r, iterator)) return 1;
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_insert(L, 1);
   lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, finishcall);
@@ -415,6 +422,57 @@ static int l_bind (lua_State *L) {
   lua_pushcclosure(L, boundread, 3);
   return 1;
 }
+
+#else
+
+/*
+** Without lua_callk (Lua 5.1, LuaJIT, 5.2: a C function cannot call one
+** that yields), the bound function is Lua: it asks fastread, a C closure
+** with the same upvalues, for the buffered line, and calls the slow
+** function itself.
+*/
+static const char BINDER[] =
+  "local fast, slow, owner = ...\n"
+  "if owner == nil then\n"
+  "  return function()\n"
+  "    local line = fast()\n"
+  "    if line ~= nil then return line end\n"
+  "    return slow()\n"
+  "  end\n"
+  "end\n"
+  "return function(...)\n"
+  "  local line = fast(...)\n"
+  "  if line ~= nil then return line end\n"
+  "  return slow(...)\n"
+  "end\n";
+
+
+static int fastread (lua_State *L) {
+  sockit_Reader *r = (sockit_Reader *)lua_touserdata(L, lua_upvalueindex(1));
+  int iterator = lua_isnil(L, lua_upvalueindex(3));
+  if (iterator) lua_settop(L, 0);
+  return fastline(L, r, iterator);
+}
+
+
+/* r:bind(fn [, owner]), as above */
+static int l_bind (lua_State *L) {
+  checkreader(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  if (luaL_loadbuffer(L, BINDER, sizeof BINDER - 1, "=sockit.reader.bind"))
+    return lua_error(L);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_pushcclosure(L, fastread, 3);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_call(L, 3, 1);
+  return 1;
+}
+
+#endif
 
 
 const luaL_Reg sockit_reader_meth[] = {

@@ -17,6 +17,7 @@
 
 #include "lua.h"
 #include "lauxlib.h"
+#include "compat.h"  /* the 5.4 API on Lua 5.1-5.3 and LuaJIT */
 
 #define SOCKIT_VERSION  "0.1.0"  /* the one place; the Makefile reads it */
 

@@ -19,13 +19,20 @@
 
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local MAXLINE = 1024
 
 local function parse_args(argv)
   local opts = {host = "127.0.0.1", port = 7008, ["max-queue"] = 1024 * 1024}
   for i = 1, #argv, 2 do
     local name, value = argv[i], argv[i + 1]
-    local n = math.tointeger(tonumber(value))
+    local n = integer(value)
     if name == "--host" and value then
       opts.host = value
     elseif (name == "--port" or name == "--max-queue") and n then

@@ -92,7 +92,7 @@ local function main()
   stop_sink()
 
   local f = io.open(out_file, "rb")
-  local stored = f and f:read("a") or die("the sink wrote nothing")
+  local stored = f and f:read("*a") or die("the sink wrote nothing")
   f:close()
   say("the sink received:")
   io.stdout:write(stored)

@@ -11,14 +11,21 @@
 
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local function parse_args(argv)
   local opts = { host = "127.0.0.1", port = 7007 }
   for i = 1, #argv, 2 do
     local name, value = argv[i], argv[i + 1]
     if name == "--host" and value then
       opts.host = value
-    elseif (name == "--port" or name == "--count") and math.tointeger(tonumber(value)) then
-      opts[name:sub(3)] = math.tointeger(tonumber(value))
+    elseif (name == "--port" or name == "--count") and integer(value) then
+      opts[name:sub(3)] = integer(value)
     else
       io.stderr:write("usage: echo_server.lua [--host H] [--port P] [--count N]\n")
       os.exit(2)

@@ -11,6 +11,13 @@
 
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local BLOCK = 64 * 1024       -- the body is copied in pieces of at most this
 
 local function fail(...)
@@ -103,7 +110,7 @@ local function copy_body(conn, out, status, headers)
   if te and te:lower():match("chunked%s*$") then return copy_chunked(conn, out) end
   local length = headers["content-length"]
   if length then
-    local n = math.tointeger(tonumber(length))
+    local n = integer(length)
     if not n or n < 0 then fail("bad Content-Length: ", length) end
     return copy_bytes(conn, out, n)
   end

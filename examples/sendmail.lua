@@ -19,6 +19,13 @@
 local core = require("sockit.core")
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local USAGE = [[
 usage: sendmail.lua --from ADDR --to ADDR [--to ADDR...] [--subject TEXT]
                     [--body TEXT] [--host H] [--port P] [--helo NAME]
@@ -46,7 +53,7 @@ local function parse_args(argv)
     if name == "--to" then
       opts.to[#opts.to + 1] = value
     elseif name == "--port" then
-      opts.port = math.tointeger(tonumber(value)) or usage("--port wants an integer")
+      opts.port = integer(value) or usage("--port wants an integer")
     elseif name == "--timeout" then
       opts.timeout = tonumber(value) or usage("--timeout wants a number")
     elseif name == "--from" or name == "--subject" or name == "--body"
@@ -59,7 +66,9 @@ local function parse_args(argv)
   end
   if not opts.from or #opts.to == 0 then usage("--from and --to are required") end
   -- A CR or LF in a header or envelope value would let it inject commands.
-  for _, v in ipairs({ opts.from, opts.subject, opts.helo or "", table.unpack(opts.to) }) do
+  local values = { opts.from, opts.subject, opts.helo or "" }
+  for _, to in ipairs(opts.to) do values[#values + 1] = to end
+  for _, v in ipairs(values) do
     if v:find("[\r\n]") then usage("line breaks are not allowed in addresses or subject") end
   end
   return opts
@@ -157,7 +166,7 @@ end
 
 local function main(argv)
   local opts = parse_args(argv)
-  local body = opts.body or io.read("a")
+  local body = opts.body or io.read("*a")
   local hostname = opts.helo or core.gethostname()
 
   local conn = open_connection(opts.host, opts.port, opts.timeout)

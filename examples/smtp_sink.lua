@@ -20,6 +20,13 @@
 
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local USAGE = "usage: smtp_sink.lua [--host H] [--port P] [--count N] [--out FILE]\n"
 
 local function parse_args(argv)
@@ -33,7 +40,7 @@ local function parse_args(argv)
     elseif name == "--host" or name == "--out" then
       opts[name:sub(3)] = value
     elseif name == "--port" or name == "--count" then
-      opts[name:sub(3)] = math.tointeger(tonumber(value))
+      opts[name:sub(3)] = integer(value)
       if not opts[name:sub(3)] then
         io.stderr:write("smtp_sink: ", name, " wants an integer\n")
         os.exit(2)

@@ -12,6 +12,13 @@
 local core = require("sockit.core")
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local MAX_DATAGRAM = 65535
 
 local function usage()
@@ -26,8 +33,8 @@ local function server(argv)
     local name, value = argv[i], argv[i + 1]
     if name == "--host" and value then
       opts.host = value
-    elseif (name == "--port" or name == "--count") and math.tointeger(tonumber(value)) then
-      opts[name:sub(3)] = math.tointeger(tonumber(value))
+    elseif (name == "--port" or name == "--count") and integer(value) then
+      opts[name:sub(3)] = integer(value)
     else
       usage()
     end
@@ -58,7 +65,7 @@ local function server(argv)
 end
 
 local function client(argv)
-  local host, port = argv[2], math.tointeger(tonumber(argv[3]))
+  local host, port = argv[2], integer(argv[3])
   if not host or not port or #argv < 4 then usage() end
 
   -- A connected UDP socket only receives datagrams from its peer, and a

@@ -11,6 +11,13 @@
 
 local sockit = require("sockit")
 
+-- the integer a string spells, or nil (math.tointeger, which Lua 5.1 lacks)
+local function integer(s)
+  local n = tonumber(s)
+  if n and n % 1 == 0 then return n end
+  return nil
+end
+
 local function usage()
   io.stderr:write("usage: unix_echo.lua server PATH [--count N]\n",
                   "       unix_echo.lua client PATH LINE...\n")
@@ -30,7 +37,7 @@ end
 local function server(path, argv)
   local count
   if argv[3] == "--count" then
-    count = math.tointeger(tonumber(argv[4])) or usage()
+    count = integer(argv[4]) or usage()
   elseif argv[3] then
     usage()
   end

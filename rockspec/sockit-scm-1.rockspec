@@ -9,7 +9,7 @@ source = {
 }
 
 description = {
-  summary = "Sockets for Lua 5.4: the BSD socket API and a script-friendly layer",
+  summary = "Sockets for Lua 5.1-5.4 and LuaJIT: the BSD socket API and a script-friendly layer",
   detailed = [[
 sockit.core is a thin, complete binding of the BSD socket API (TCP, UDP,
 Unix sockets, options, name resolution, timeouts, an epoll poller).
@@ -23,7 +23,7 @@ Failures return nil, message, code, where code is the errno name.
 supported_platforms = { "linux" }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1, < 5.5",
 }
 
 build = {
@@ -51,6 +51,7 @@ build = {
       libraries = { "pthread" },
     },
     ["sockit"] = "lua/sockit/init.lua",
+    ["sockit.compat"] = "lua/sockit/compat.lua",
     ["sockit.loop"] = "lua/sockit/loop.lua",
     ["sockit.object"] = "lua/sockit/object.lua",
     ["sockit.proto"] = "lua/sockit/proto.lua",

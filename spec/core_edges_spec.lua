@@ -18,6 +18,10 @@ describe("core.send with an empty range", function()
   end)
 
   it("selects the same bytes as string.sub for every pair of positions", function()
+    -- Debian 12's LuaJIT 2.1.0-beta3 compiles string.sub with a negative
+    -- range wrongly in this loop (("abcde"):sub(-1, -7) == "e"): this
+    -- function is interpreted there
+    if jit then jit.off(true, true) end
     local a, b = assert(core.socketpair())
     local data = "abcde"
     for i = -7, 7 do

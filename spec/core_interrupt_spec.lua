@@ -62,8 +62,17 @@ local function check(code)
   assert.matches("interrupted!", err, 1, true)
 end
 
+-- Debian's lua5.1, luajit and lua5.2 catch SIGINT so that the kernel
+-- restarts an interrupted system call: a call blocked without a timeout
+-- (in the kernel, not in poll) goes on there
+local function blocked_it(name, fn)
+  if _VERSION ~= "Lua 5.1" and _VERSION ~= "Lua 5.2" then return it(name, fn) end
+  return pending(name .. " (this interpreter's SIGINT handler restarts"
+                 .. " blocking system calls)")
+end
+
 describe("one SIGINT", function()
-  it("interrupts recv blocked without a timeout", function()
+  blocked_it("interrupts recv blocked without a timeout", function()
     check("local a, b = core.socketpair()\na:recv(1)")
   end)
 
@@ -71,7 +80,7 @@ describe("one SIGINT", function()
     check("local a, b = core.socketpair()\na:settimeout(1e6)\na:recv(1)")
   end)
 
-  it("interrupts accept blocked without a timeout", function()
+  blocked_it("interrupts accept blocked without a timeout", function()
     check([[
 local s = core.socket("inet", "stream")
 assert(s:bind("127.0.0.1", 0))
@@ -79,7 +88,7 @@ assert(s:listen())
 s:accept()]])
   end)
 
-  it("interrupts send blocked on a full buffer", function()
+  blocked_it("interrupts send blocked on a full buffer", function()
     -- full first, so the signal comes before any byte goes (a send that
     -- sent some returns their count, interrupted or not)
     check([[
@@ -91,7 +100,7 @@ a:settimeout(nil)
 a:send(chunk)]])
   end)
 
-  it("interrupts a Unix connect blocked on a full backlog", function()
+  blocked_it("interrupts a Unix connect blocked on a full backlog", function()
     local path = files.tmppath("l")
     check(([[
 local l = core.socket("unix", "stream")
@@ -105,7 +114,7 @@ until not c:connect(%q)
 core.socket("unix", "stream"):connect(%q)]]):format(path, path, path))
   end)
 
-  it("interrupts recvfrom and wait", function()
+  blocked_it("interrupts recvfrom and wait", function()
     check("local a, b = core.socketpair('dgram')\na:recvfrom(10)")
     check("local a, b = core.socketpair()\na:wait('r')")
   end)

@@ -6,6 +6,7 @@ local fds = require("support.fds")
 local files = require("support.files")
 local proc = require("support.proc")
 local net = require("support.net")
+local it54 = require("support.lua54")(it, pending)
 local core = env.core()
 
 local N = 1000
@@ -124,14 +125,15 @@ describe("sockit.core descriptors", function()
     assert.are.equal(before, fdcount())
   end)
 
-  it("are closed by a to-be-closed variable", function()
+  it54("are closed by a to-be-closed variable", [[
+    local assert, core, fdcount, N = ...
     local before = fdcount()
     for _ = 1, N do
       local s <close> = assert(core.socket("inet", "stream"))
       assert.are.equal("socket", core.type(s))
     end
     assert.are.equal(before, fdcount())
-  end)
+  ]], assert, core, fdcount, N)
 
   it("are not leaked by 1000 failed getaddrinfo calls", function()
     local before = fdcount()

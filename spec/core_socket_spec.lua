@@ -4,6 +4,7 @@ local env = require("support.env")
 local fds = require("support.fds")
 local files = require("support.files")
 local errs = require("support.errs")
+local it54 = require("support.lua54")(it, pending)
 local core = env.core()
 
 local families = {"inet", "inet6", "unix"}
@@ -276,7 +277,8 @@ describe("tostring of a socket", function()
 end)
 
 describe("a to-be-closed socket", function()
-  it("is closed when its scope ends", function()
+  it54("is closed when its scope ends", [[
+    local assert, core, fds = ...
     local saved, fd
     do
       local s <close> = core.socket("inet", "stream")
@@ -286,9 +288,10 @@ describe("a to-be-closed socket", function()
     assert.equal(-1, saved:fileno())
     assert.equal("closed socket", core.type(saved))
     assert.is_nil(fds.flags(fd))
-  end)
+  ]], assert, core, fds)
 
-  it("is closed when its scope ends by an error", function()
+  it54("is closed when its scope ends by an error", [[
+    local assert, core = ...
     local saved
     local ok = pcall(function()
       local s <close> = core.socket("inet", "stream")
@@ -297,14 +300,15 @@ describe("a to-be-closed socket", function()
     end)
     assert.is_false(ok)
     assert.equal(-1, saved:fileno())
-  end)
+  ]], assert, core)
 
-  it("may already be closed at the end of its scope", function()
+  it54("may already be closed at the end of its scope", [[
+    local assert, core = ...
     assert.has_no.errors(function()
       local s <close> = core.socket("inet", "stream")
       s:close()
     end)
-  end)
+  ]], assert, core)
 end)
 
 describe("collecting sockets", function()

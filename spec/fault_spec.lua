@@ -68,7 +68,7 @@ end
 local PERIOD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
 local function pattern(n, off)
   off = (off or 0) % #PERIOD
-  return PERIOD:rep((n + off) // #PERIOD + 1):sub(off + 1, off + n)
+  return PERIOD:rep(math.floor((n + off) / #PERIOD) + 1):sub(off + 1, off + n)
 end
 
 describe("a connection reset by the peer (SO_LINGER 0, then close)", function()
@@ -317,7 +317,7 @@ describe("a peer sending 100 MB without a newline", function()
     local total = 100 * 1024 * 1024
     local s, child = child_peer([[
       local period = select(2, ...)
-      local chunk = period:rep(1024 * 1024 // #period)
+      local chunk = period:rep(math.floor(1024 * 1024 / #period))
       for _ = 1, 100 do
         local i = 1
         while i <= #chunk do i = i + assert(core.send(s, chunk, i)) end

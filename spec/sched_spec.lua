@@ -14,6 +14,7 @@ local errs = require("support.errs")
 local core = env.core()
 local sockit = require("sockit")
 local wait = require("sockit.wait")
+local it54 = require("support.lua54")(it, pending)
 
 local SAFETY = 20  -- seconds, the timeout of streams that wait for a peer
 
@@ -174,7 +175,7 @@ describe("tasks on socketpairs", function()
     run()
     local rev = data:reverse()
     for i = 1, 100 do
-      assert(got[i] == (i % 2 == 1 and data or rev), "pair " .. (i + 1) // 2 .. " garbled")
+      assert(got[i] == (i % 2 == 1 and data or rev), "pair " .. math.ceil(i / 2) .. " garbled")
     end
   end)
 
@@ -184,7 +185,12 @@ describe("tasks on socketpairs", function()
     for i = 1, n do
       local a, b = streams()
       sockit.spawn(function()
-        for line in b:lines() do assert(b:write(line, "\n")) end
+        -- no b:lines(): Lua 5.1 cannot yield inside a for loop's iterator
+        local line = b:read("l")
+        while line do
+          assert(b:write(line, "\n"))
+          line = b:read("l")
+        end
         b:close()
       end)
       sockit.spawn(function()
@@ -248,10 +254,9 @@ describe("sockit.sleep", function()
   end)
 
   it("in a task sleeps forever from 1e9 seconds on: the task ends with the loop", function()
-    local closed, woke, other = 0, 0, false
+    local woke, other = 0, false
     for _, s in ipairs({math.huge, 1e300, 2e9}) do
       sockit.spawn(function()
-        local _ <close> = setmetatable({}, {__close = function() closed = closed + 1 end})
         sockit.sleep(s)
         woke = woke + 1
       end)
@@ -263,11 +268,25 @@ describe("sockit.sleep", function()
     run()
     assert.is_true(other)
     assert.are.equal(0, woke)
-    assert.are.equal(3, closed)
     -- nothing is left for a later run
     run()
-    assert.are.equal(3, closed)
+    assert.are.equal(0, woke)
   end)
+
+  it54("a task sleeping forever closes its to-be-closed variables as it ends", [[
+    local assert, sockit, run = ...
+    local closed = 0
+    for _, s in ipairs({math.huge, 1e300, 2e9}) do
+      sockit.spawn(function()
+        local _ <close> = setmetatable({}, {__close = function() closed = closed + 1 end})
+        sockit.sleep(s)
+      end)
+    end
+    run()
+    assert.are.equal(3, closed)
+    run()
+    assert.are.equal(3, closed)
+  ]], assert, sockit, run)
 
   it("outside a task sleeps forever from 1e9 seconds on, raising nothing", function()
     -- the child is still asleep when `timeout` ends it (status 124)
@@ -297,7 +316,8 @@ end)
 describe("timeouts inside tasks", function()
   it("a read times out while the other tasks keep running", function()
     local a, b = streams()
-    a:settimeout(0.05)
+    -- long enough for two turns of the loop under valgrind and LuaJIT
+    a:settimeout(0.25)
     local ticks, done, r = 0, false, nil
     sockit.spawn(function()
       while not done do
@@ -513,16 +533,17 @@ describe("a task's error", function()
     assert.are.equal(3, done)
   end)
 
-  it("closes the task's to-be-closed variables", function()
+  it54("closes the task's to-be-closed variables", [[
+    local assert, sockit, streams, runall = ...
     local a = streams()
     sockit.spawn(function()
-      local s <close> = a  -- luacheck: ignore 211
+      local s <close> = a
       error("with a stream open")
     end)
     local errors = runall()
     assert.are.equal(1, #errors)
     assert.are.equal("sockit.stream (closed)", tostring(a))
-  end)
+  ]], assert, sockit, streams, runall)
 
   it("raised again by onerror leaves run", function()
     sockit.spawn(function() error("inner") end)
@@ -586,8 +607,58 @@ describe("two tasks waiting on one socket", function()
   end)
 end)
 
+describe("sockit.pcall", function()
+  it("lets a task wait inside it, and returns what the function returns", function()
+    local a, b = streams()
+    local r
+    sockit.spawn(function()
+      r = table.pack(sockit.pcall(function(s)
+        local line = s:read("l")
+        sockit.sleep(0)
+        return line, s:read("l")
+      end, b))
+    end)
+    sockit.spawn(function()
+      assert(a:write("one\n"))
+      sockit.sleep(0.01)
+      assert(a:write("two\n"))
+    end)
+    run()
+    assert.are.same({n = 3, true, "one", "two"}, r)
+  end)
+
+  it("catches an error raised after a wait, and the task goes on", function()
+    local a, b = streams()
+    local r, after
+    sockit.spawn(function()
+      r = table.pack(sockit.pcall(function()
+        b:read("l")
+        error({code = 42})
+      end))
+      after = b:read("l")
+    end)
+    sockit.spawn(function() assert(a:write("x\ny\n")) end)
+    run()
+    assert.is_false(r[1])
+    assert.are.same({code = 42}, r[2])
+    assert.are.equal("y", after)
+  end)
+
+  it("is pcall outside a task", function()
+    assert.are.same({n = 2, true, 7}, table.pack(sockit.pcall(function(x) return x end, 7)))
+    local ok, err = sockit.pcall(error, "boom", 0)
+    assert.is_false(ok)
+    assert.are.equal("boom", err)
+  end)
+end)
+
 describe("a task inside a C function's callback", function()
-  it("waits with sockit.core instead of failing to yield", function()
+  -- Lua 5.1 and 5.2 have no coroutine.isyieldable: sockit cannot tell
+  local it_yieldable = coroutine.isyieldable and it or function(name)
+    pending(name .. " (no coroutine.isyieldable to tell a C function's"
+            .. " callback apart)")
+  end
+  it_yieldable("waits with sockit.core instead of failing to yield", function()
     local a = streams(0.02)
     local r
     sockit.spawn(function()

@@ -64,7 +64,14 @@ local function upper(errors, signal)
     signal:send("!")
   end, function(c)
     assert(c:write("ready\n"))
-    for line in c:lines() do c:write(line:upper(), "\n") end
+    -- the iterator called, not a for loop: plain Lua 5.1 cannot yield
+    -- from a for loop's iterator
+    local nextline = c:lines()
+    local line = nextline()
+    while line do
+      c:write(line:upper(), "\n")
+      line = nextline()
+    end
   end
 end
 
@@ -119,7 +126,10 @@ local sockit = require("sockit")
 local srv = assert(sockit.serve("127.0.0.1", 0, function(c)
   local line = c:read("l")
   if line == "bug" then local t = nil; return t.field end
-  if line == "stall" then for _ in c:lines() do end end
+  if line == "stall" then
+    local nextline = c:lines()  -- not a for loop, for plain Lua 5.1
+    while nextline() do end
+  end
   c:write("fine\n")
 end, {timeout = 0.2}))
 local _, port = srv:address()

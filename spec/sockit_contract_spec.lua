@@ -129,13 +129,10 @@ describe("every public call of the layer", function()
   end)
 
   it("returns the same values inside a task", function()
-    local err
-    sockit.spawn(function()
-      local ok, e = pcall(calls, expect)
-      if not ok then err = e end
-    end)
+    -- no pcall around the calls: Lua 5.1 cannot yield across it; an error
+    -- comes out of run()
+    sockit.spawn(function() calls(expect) end)
     assert.equal(1, select("#", sockit.run()))
-    assert.is_nil(err)
   end)
 
   it("returns one value from spawn, serve and run", function()

@@ -178,8 +178,10 @@ describe("proto.quote and proto.unescape", function()
   it("quote any bytes as a Lua literal that unescape and load read back", function()
     local bytes = net.bytes(512)
     local q = proto.quote(bytes)
-    assert.is_nil(q:find("[\0\r\n\128-\255]"))
-    assert.are.equal(bytes, load("return " .. q)())
+    -- plain Lua 5.1's patterns name "\0" %z
+    local nul = _VERSION == "Lua 5.1" and "%z" or "\0"
+    assert.is_nil(q:find("[" .. nul .. "\r\n\128-\255]"))
+    assert.are.equal(bytes, (loadstring or load)("return " .. q)())  -- luacheck: ignore 113
     assert.are.equal(bytes, proto.unescape(q))
   end)
 

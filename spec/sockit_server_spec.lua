@@ -8,6 +8,7 @@ local net = require("support.net")
 local errs = require("support.errs")
 local core = env.core()
 local sockit = require("sockit")
+local it54 = require("support.lua54")(it, pending)
 
 after_each(function() files.cleanup() end)
 
@@ -222,14 +223,15 @@ describe("closing a server", function()
     errs.fails("ECONNREFUSED", c:connect("127.0.0.1", port))
   end)
 
-  it("happens at the end of a <close> block", function()
+  it54("happens at the end of a <close> block", [[
+    local assert, sockit, core = ...
     local sock
     do
       local srv <close> = assert(sockit.listen("127.0.0.1", 0))
       sock = srv.socket
     end
     assert.equal("closed socket", core.type(sock))
-  end)
+  ]], assert, sockit, core)
 
   it("raises on a bad self", function()
     local srv = assert(listen("127.0.0.1", 0))

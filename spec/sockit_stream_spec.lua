@@ -9,6 +9,7 @@ local net = require("support.net")
 local errs = require("support.errs")
 local core = env.core()
 local sockit = require("sockit")
+local it54 = require("support.lua54")(it, pending)
 
 after_each(function() files.cleanup() end)
 
@@ -600,7 +601,8 @@ describe("closing a stream", function()
     end
   end)
 
-  it("happens at the end of a <close> block", function()
+  it54("happens at the end of a <close> block", [[
+    local assert, sockit, core = ...
     local a, b = core.socketpair()
     do
       local s <close> = sockit.stream(b)
@@ -610,7 +612,7 @@ describe("closing a stream", function()
     a:settimeout(0)
     assert.equal("", a:recv(1))
     a:close()
-  end)
+  ]], assert, sockit, core)
 
   it("raises on a bad self", function()
     local sa = streams()

@@ -7,6 +7,7 @@ local net = require("support.net")
 local errs = require("support.errs")
 local core = env.core()
 local sockit = require("sockit")
+local it54 = require("support.lua54")(it, pending)
 
 after_each(function() files.cleanup() end)
 
@@ -212,12 +213,13 @@ describe("closing a sockit.udp", function()
     end
   end)
 
-  it("happens at the end of a <close> block", function()
+  it54("happens at the end of a <close> block", [[
+    local assert, sockit, core = ...
     local sock
     do
       local u <close> = assert(sockit.udp())
       sock = u.socket
     end
     assert.equal("closed socket", core.type(sock))
-  end)
+  ]], assert, sockit, core)
 end)

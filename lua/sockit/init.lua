@@ -379,6 +379,10 @@ local function serveopts(opts, arg, fname)
   return o
 end
 
+-- sockit.pcall(f, ...) -> true, ... | false, err: pcall, inside which a
+-- task may wait on every Lua version (plain Lua 5.1's pcall cannot yield)
+sockit.pcall = wait.pcall
+
 -- sockit.serve(host, port, handler [, opts]) -> server, accepting in a
 -- task: each client gets a task calling handler(stream, host, port), and
 -- its stream closes when the handler returns or raises. A handler's error

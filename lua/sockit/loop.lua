@@ -18,16 +18,18 @@
 -- reports with nobody waiting is narrowed or removed at that point, and
 -- every registration goes when run() returns.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local util = require("sockit.util")
 
 local create, resume, yield = coroutine.create, coroutine.resume,
                               coroutine.yield
 local running, status = coroutine.running, coroutine.status
-local isyieldable, coclose = coroutine.isyieldable, coroutine.close
+local isyieldable, coclose = compat.isyieldable, compat.coclose
 local monotime, strerror = core.monotime, core.strerror
 local traceback = debug.traceback
-local select, type, unpack = select, type, table.unpack
+local select, type, unpack = select, type, compat.unpack
+local floor = math.floor
 
 local loop = {}
 
@@ -41,6 +43,9 @@ local parked, nparked = {}, 0     -- the tasks sleeping without a deadline
 local readers, writers = {}, {}   -- object -> the coroutine waiting on it
 local lists = {}                  -- coroutine -> the objects of its waitany
 local interest = {}               -- object -> "r", "w", "rw" as registered
+local closing = {}                -- task -> the object it closes on ending
+-- the coroutine of a loop.pcall on plain Lua 5.1 -> the task it runs in
+local owner = setmetatable({}, {__mode = "k"})
 local poller, p_wait, p_ready     -- created when a task first waits
 local active = false              -- run() is running
 
@@ -58,7 +63,7 @@ local qco, qwhy, qhead, qtail = {}, {}, 1, 0
 
 local function up(i, co, t)
   while i > 1 do
-    local p = i // 2
+    local p = floor(i / 2)
     local pt = hdl[p]
     if pt <= t then break end
     local pco = hco[p]
@@ -94,7 +99,7 @@ local function removetimer(co)
   hco[hn], hdl[hn] = nil, nil
   hn = hn - 1
   if i > hn then return end
-  if i > 1 and hdl[i // 2] > lt then up(i, lco, lt)
+  if i > 1 and hdl[floor(i / 2)] > lt then up(i, lco, lt)
   else down(i, lco, lt) end
 end
 
@@ -109,12 +114,26 @@ end
 
 ---------------------------------------------------------------- tasks
 
+-- closing(task, obj): obj:close() once task ends, by returning or raising
+-- (a to-be-closed variable, for every Lua version)
+function loop.closing(co, obj)
+  closing[co] = obj
+end
+
+local function ended(co)
+  local obj = closing[co]
+  if obj == nil then return end
+  closing[co] = nil
+  obj:close()
+end
+
 -- the failure of task co, whose resume returned false, err: its pending
 -- to-be-closed variables are closed (the traceback is taken first), then
 -- onerror handles it or it is raised from run()
 local function failed(co, err, onerror)
   local tb = traceback(co, type(err) == "string" and err or nil)
   coclose(co)
+  ended(co)
   if onerror then return onerror(err, co, tb) end
   if type(err) ~= "string" then error(err, 0) end
   error(tb, 0)
@@ -132,7 +151,7 @@ local function step(co, why)
   end
   tasks[co] = nil
   ntasks = ntasks - 1
-  if not ok then failed(co, token, onerror_) end
+  if ok then ended(co) else failed(co, token, onerror_) end
 end
 
 -- callable(f) -> true for a function or a value with __call
@@ -166,8 +185,50 @@ end
 -- current() -> the running task, or nil outside one
 function loop.current()
   local co = running()
-  if tasks[co] then return co end
+  if tasks[co] then return owner[co] or co end
   return nil
+end
+
+-- the result of the protected call in co: its yields go on to the task's
+-- resumer, and what resumes the task goes back to co; a failure goes
+-- through msgh (if any) with co, where the failure left its stack
+local function finish(co, msgh, ok, ...)
+  if status(co) == "dead" then
+    owner[co], tasks[co] = nil, nil
+    if ok or msgh == nil then return ok, ... end
+    return false, msgh((...), co)
+  end
+  return finish(co, msgh, resume(co, yield(...)))
+end
+
+-- f(...) in a coroutine of its own, which stands for the task
+local function protected(task, msgh, f, ...)
+  local co = create(function(...) return f(...) end)
+  owner[co], tasks[co] = task, true
+  return finish(co, msgh, resume(co, ...))
+end
+
+-- pcall(f, ...) -> true, results | false, error: pcall, whose f may wait
+-- in a task on every version. Plain Lua 5.1 cannot yield across pcall:
+-- there f runs in a coroutine of its own, which stands for the task.
+function loop.pcall(f, ...)
+  local task = loop.current()
+  if compat.yieldingpcall or task == nil then return pcall(f, ...) end
+  return protected(task, nil, f, ...)
+end
+
+-- xpcall(f, msgh, ...) -> true, results | false, msgh(error, thread):
+-- xpcall with arguments, whose f may wait in a task on every version.
+-- thread is nil where msgh runs where the error was raised (so
+-- debug.traceback(msg, 2) shows it); on plain Lua 5.1 in a task it is
+-- the coroutine f ran in, ended, its stack kept for
+-- debug.traceback(thread, msg).
+function loop.xpcall(f, msgh, ...)
+  if compat.yieldingpcall then return xpcall(f, msgh, ...) end
+  local task = loop.current()
+  if task then return protected(task, msgh, f, ...) end
+  local args, n = {...}, select("#", ...)  -- 5.1's xpcall takes none
+  return xpcall(function() return f(unpack(args, 1, n)) end, msgh)
 end
 
 -- intask() -> true inside a task: a call that would block waits in the
@@ -227,6 +288,7 @@ end
 -- obj. Only from a task that can yield (see current and isyieldable).
 function loop.wait(obj, dir, deadline)
   local co = running()
+  co = owner[co] or co
   local map = dir == "r" and readers or writers
   if map[obj] then busy(dir) end
   map[obj] = co
@@ -256,6 +318,7 @@ end
 -- until it wakes, however it wakes.
 function loop.waitany(objs, dir, deadline)
   local co = running()
+  co = owner[co] or co
   local map = dir == "r" and readers or writers
   local n = #objs
   for i = 1, n do
@@ -315,6 +378,7 @@ function loop.sleep(s)
   end
   if s ~= s then util.argerror(1, "sleep", "number is NaN") end
   local co = running()
+  co = owner[co] or co
   if not tasks[co] or not isyieldable() then
     if s >= FOREVER then forever() end
     if s > 0 then core.sleep(s) end
@@ -429,14 +493,20 @@ local function endparked(onerror)
     unpark(co)
     sleepers[co], tasks[co], ntasks = nil, nil, ntasks - 1
     local ok, err = coclose(co)
-    if not ok then failed(co, err, onerror) end
+    if ok then ended(co) else failed(co, err, onerror) end
     co = next(parked)
   end
 end
 
-local guard = setmetatable({}, {__close = function()
-  active, onerror_ = false, nil
-end})
+local function turns(onerror)
+  while ntasks > nparked do
+    runqueue()
+    if ntasks == nparked then break end
+    poll()
+    if hn > 0 then runtimers() end
+  end
+  endparked(onerror)
+end
 
 -- run([onerror]) -> true once no task is left, or only tasks sleeping
 -- forever (those end). A task's error is raised from here with the task's
@@ -449,14 +519,10 @@ function loop.run(onerror)
   if tasks[running()] then util.error("sockit.run called inside a task") end
   if active then util.error("sockit.run is already running") end
   active, onerror_ = true, onerror
-  local _ <close> = guard
-  while ntasks > nparked do
-    runqueue()
-    if ntasks == nparked then break end
-    poll()
-    if hn > 0 then runtimers() end
-  end
-  endparked(onerror)
+  -- no task yields across this pcall: they yield to it
+  local ok, err = pcall(turns, onerror)
+  active, onerror_ = false, nil
+  if not ok then error(err, 0) end
   reset()
   return true
 end

@@ -14,13 +14,14 @@
 -- public sockit API, and parses on Lua 5.1 to 5.4.
 
 local sockit = require("sockit")
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 
 local byte, char, find, format, gsub, sub =
   string.byte, string.char, string.find, string.format, string.gsub,
   string.sub
 local concat = table.concat
-local unpack = table.unpack or unpack  -- luacheck: ignore 113
+local unpack = compat.unpack
 local monotime = core.monotime
 
 local proto = {}
@@ -340,7 +341,7 @@ function commands.lua(s, conn, arg)
   if not f then f, err = compile(arg, "=:lua", env) end
   if not f then return notice(s, err) end
   local text
-  text, err = results(pcall(f))
+  text, err = results(sockit.pcall(f))  -- f may wait
   if not text then return notice(s, tostring(err)) end
   logline(s, "-- :lua " .. arg)
   if text ~= "" then
@@ -539,7 +540,7 @@ local function interact(conn)
   local saved = conn:gettimeout()
   conn:settimeout(nil)
   local ok, msg, code
-  if coroutine.running() and coroutine.isyieldable() then
+  if coroutine.running() and compat.isyieldable() then
     ok, msg, code = run(s, conn)
   else
     sockit.spawn(function() ok, msg, code = run(s, conn) end)

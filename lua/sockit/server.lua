@@ -1,5 +1,6 @@
 -- sockit.server: listening sockets (TCP and Unix) and the Server object.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local object = require("sockit.object")
 local stream = require("sockit.stream")
@@ -65,8 +66,10 @@ local function failure(err)
 end
 
 -- the message handler of a handler's call: a bug gets its traceback
-local function traced(err)
+-- (from the coroutine it failed in, when wait.xpcall gives one)
+local function traced(err, thread)
   if failure(err) then return {err} end
+  if thread then return {err, debug.traceback(thread, tostring(err))} end
   return {err, debug.traceback(tostring(err), 2)}
 end
 
@@ -93,8 +96,7 @@ local function ended(st, co)
 end
 
 local function connection(st, s, host, port)
-  local _ <close> = s
-  local ok, e = xpcall(st.handler, traced, s, host, port)
+  local ok, e = wait.xpcall(st.handler, traced, s, host, port)
   s:close()
   ended(st, wait.current())
   -- the failures of a stream shutdown closed are its doing, not news
@@ -130,7 +132,9 @@ local function acceptor(self, st)
       local s, host, port = methods.accept(self)
       if s then
         st.failed, pause = -math.huge, PAUSE
-        st.conns[wait.spawn(connection, st, s, host, port)] = s
+        local co = wait.spawn(connection, st, s, host, port)
+        wait.closing(co, s)  -- should the task never end its connection
+        st.conns[co] = s
         st.n = st.n + 1
       elseif port ~= "ECANCELED" then
         pause = refused(self, st, host, port, pause)
@@ -181,7 +185,7 @@ function methods:shutdown(grace)
   if not st then return true end
   wait.wake(st.acceptor)
   local me = wait.current()
-  local waits = me ~= nil and coroutine.isyieldable()
+  local waits = me ~= nil and compat.isyieldable()
   -- a handler shutting down its own server: its own connection stays
   local keep = st.conns[me] and 1 or 0
   if waits and grace > 0 then drain(st, keep, core.monotime() + grace) end
@@ -217,7 +221,7 @@ end
 
 -- the port number of a service name ("http", "8080")
 local function portnumber(port)
-  if math.type(port) == "integer" then return port end
+  if compat.mathtype(port) == "integer" then return port end
   local list, msg, code = util.lookup(nil, port, core.getaddrinfo(nil, port,
     {type = "stream", passive = true, family = "inet"}))
   if not list then return nil, msg, code end

@@ -9,15 +9,16 @@
 -- method, stored as the stream's `read` field, returns a buffered line
 -- without entering Lua; everything else comes here.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local object = require("sockit.object")
 local util = require("sockit.util")
 local wait = require("sockit.wait")
 
-local unpack, pack = table.unpack, table.pack
+local unpack, pack = compat.unpack, compat.pack
 local concat = table.concat
 local find, sub, format = string.find, string.sub, string.format
-local math_type, tointeger, min = math.type, math.tointeger, math.min
+local math_type, tointeger, min = compat.mathtype, compat.tointeger, math.min
 local select, type = select, type
 local recv, recv_into, send = core.recv, core.recv_into, core.send
 local strerror, newreader = core.strerror, core.reader
@@ -311,11 +312,11 @@ end
 
 ---------------------------------------------------------------- writing
 
--- a number as file:write prints it
+-- a number as file:write prints it (a double always as "%.14g")
 local function numeral_string(v, arg)
   local t = math_type(v)
-  if t == "integer" then return format("%d", v) end
-  if t == "float" then return format("%.14g", v) end
+  if t == "integer" and not compat.doubles then return format("%d", v) end
+  if t then return format("%.14g", v) end
   argerror(arg, "write", "string expected, got " ..
            (v == nil and "nil" or type(v)))
 end

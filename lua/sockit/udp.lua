@@ -5,7 +5,7 @@ local object = require("sockit.object")
 local util = require("sockit.util")
 local wait = require("sockit.wait")
 
-local math_type = math.type
+local math_type = require("sockit.compat").mathtype
 local recvfrom, sendto = core.recvfrom, core.sendto
 local once = wait.once
 

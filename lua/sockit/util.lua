@@ -9,7 +9,7 @@
 local core = require("sockit.core")
 
 local getinfo = debug.getinfo
-local tointeger = math.tointeger
+local tointeger = require("sockit.compat").tointeger
 
 local util = {}
 
@@ -24,7 +24,9 @@ local function callerlevel()
     local info = getinfo(level, "S")
     if info == nil then return 1 end
     local src = info.source
-    if info.what ~= "C" and src:sub(2, #dir + 1) ~= dir then break end
+    -- Lua 5.1 shows a frame a tail call replaced as "tail": not a caller
+    if info.what ~= "C" and info.what ~= "tail"
+       and src:sub(2, #dir + 1) ~= dir then break end
     level = level + 1
   end
   return level - 1

@@ -13,13 +13,14 @@
 -- just then (inside a C function's callback) waits with sockit.core, as
 -- outside.
 
+local compat = require("sockit.compat")
 local core = require("sockit.core")
 local loop = require("sockit.loop")
 
 local monotime = core.monotime
 local settimeout = core.settimeout
 local strerror = core.strerror
-local isyieldable = coroutine.isyieldable
+local isyieldable = compat.isyieldable
 local intask, loopwait, fail = loop.intask, loop.wait, loop.fail
 
 local wait = {}
@@ -29,6 +30,11 @@ local wait = {}
 wait.spawn, wait.run, wait.sleep = loop.spawn, loop.run, loop.sleep
 wait.wake, wait.current, wait.callable = loop.wake, loop.current,
                                          loop.callable
+
+-- closing(task, obj): obj:close() once the task ends; pcall and xpcall
+-- whose function may wait, also on plain Lua 5.1 (see sockit.loop)
+wait.closing, wait.pcall, wait.xpcall = loop.closing, loop.pcall,
+                                        loop.xpcall
 
 -- cancel(obj): obj (a socket) is about to close: a task waiting on it
 -- wakes with ECANCELED, and the loop forgets it
@@ -176,6 +182,29 @@ function wait.connect(sock, deadline, ...)
   return nil, msg, code
 end
 
+-- closing(obj, close, ...) -> ...: close(obj), then the rest
+local function closing(obj, close, ...)
+  close(obj)
+  return ...
+end
+
+-- fdready(poller, fd, deadline) -> true or the fail tuple: poller waits
+-- for fd to be readable
+local function fdready(poller, fd, deadline)
+  local ok, msg, code = poller:add(fd, "r")
+  if not ok then
+    if code == "EPERM" then return true end
+    return nil, msg, code
+  end
+  local t, passed = left(deadline)
+  local n
+  n, msg, code = poller:wait(passed and 0 or t)
+  if not n then return nil, msg, code end
+  if n > 0 then return true end
+  if deadline == 0 then return nil, strerror("EAGAIN"), "EAGAIN" end
+  return timedout()
+end
+
 -- readablefd(fd, deadline) -> true or the fail tuple: waits until the
 -- descriptor number fd (standard input, a pipe: not a socket) has
 -- something to read, or its end. A descriptor epoll refuses (EPERM: a
@@ -190,20 +219,7 @@ function wait.readablefd(fd, deadline)
   if deadline == nil then return true end
   local poller, msg, code = core.poller()
   if not poller then return nil, msg, code end
-  local _ <close> = poller
-  local ok
-  ok, msg, code = poller:add(fd, "r")
-  if not ok then
-    if code == "EPERM" then return true end
-    return nil, msg, code
-  end
-  local t, passed = left(deadline)
-  local n
-  n, msg, code = poller:wait(passed and 0 or t)
-  if not n then return nil, msg, code end
-  if n > 0 then return true end
-  if deadline == 0 then return nil, strerror("EAGAIN"), "EAGAIN" end
-  return timedout()
+  return closing(poller, poller.close, fdready(poller, fd, deadline))
 end
 
 -- writable(socks, deadline) -> true once one of the sockets in the list
@@ -239,12 +255,9 @@ local function numeric(host, service, hints)
   return core.getaddrinfo(host, service, h)
 end
 
--- a lookup on core.resolve's thread, whose end the loop waits for
-local function taskresolve(host, service, hints, deadline)
-  local req, msg, code = core.resolve(host, service, hints)
-  if not req then return nil, msg, code end
-  local _ <close> = req
-  local ok
+-- the end of the lookup req, which the loop waits for
+local function taskresult(req, deadline)
+  local ok, msg, code
   repeat
     ok, msg, code = inloop(req, "r", deadline)
     if not ok then
@@ -255,6 +268,27 @@ local function taskresolve(host, service, hints, deadline)
   until ok or code ~= "EAGAIN"
   loop.cancel(req)
   return ok, msg, code
+end
+
+-- a lookup on core.resolve's thread, whose end the loop waits for
+local function taskresolve(host, service, hints, deadline)
+  local req, msg, code = core.resolve(host, service, hints)
+  if not req then return nil, msg, code end
+  return closing(req, req.cancel, taskresult(req, deadline))
+end
+
+-- the end of the lookup req, waited for with a poller of its own
+local function blockresult(req, poller, deadline)
+  local msg, code
+  poller:add(req, "r")
+  repeat
+    local t, passed = left(deadline)
+    if passed then return timedout() end
+    local n
+    n, msg, code = poller:wait(t)
+    if not n then return nil, msg, code end
+  until n > 0
+  return req:result()
 end
 
 -- resolve(host, service, hints, deadline) -> list of addresses or the
@@ -274,20 +308,11 @@ function wait.resolve(host, service, hints, deadline)
   local req
   req, msg, code = core.resolve(host, service, hints)
   if not req then return nil, msg, code end
-  local _ <close> = req
   local poller
   poller, msg, code = core.poller()
-  if not poller then return nil, msg, code end
-  local _ <close> = poller
-  poller:add(req, "r")
-  repeat
-    local t, passed = left(deadline)
-    if passed then return timedout() end
-    local n
-    n, msg, code = poller:wait(t)
-    if not n then return nil, msg, code end
-  until n > 0
-  return req:result()
+  if not poller then return closing(req, req.cancel, nil, msg, code) end
+  return closing(req, req.cancel,
+                 closing(poller, poller.close, blockresult(req, poller, deadline)))
 end
 
 return wait

@@ -51,9 +51,17 @@ function env.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- LUA_INIT of a child: before 5.3 it loads the specs' polyfill first
+-- (support.polyfill), as the busted helper does here
+env.init = ""
+if _VERSION == "Lua 5.1" or _VERSION == "Lua 5.2" then
+  env.init = ("package.path = %q .. package.path; require('support.polyfill')")
+    :format(env.root .. "/spec/?.lua;")
+end
+
 -- Shell prefix giving a command the work tree's module paths.
-env.ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT= "):format(
-  env.quote(env.LUA_PATH), env.quote(env.LUA_CPATH))
+env.ENV = ("env LUA_PATH=%s LUA_CPATH=%s LUA_INIT=%s "):format(
+  env.quote(env.LUA_PATH), env.quote(env.LUA_CPATH), env.quote(env.init))
 -- Shell prefix that runs a Lua script (append its path and arguments).
 env.LUA = env.ENV .. env.quote(env.lua) .. " "
 

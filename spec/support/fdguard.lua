@@ -13,6 +13,7 @@
 -- The listing comes from /proc/<pid>/fd, read by a child shell; the pipe
 -- that carries the listing back is left out of it, so it is never counted.
 
+require("support.polyfill")
 local busted = require("busted")
 
 local function pid()

@@ -57,11 +57,11 @@ fds.O_NONBLOCK = 2048  -- 04000 on Linux
 fds.O_CLOEXEC = 524288  -- 02000000: fdinfo shows close-on-exec this way
 
 function fds.nonblocking(fd)
-  return fds.flags(fd) & fds.O_NONBLOCK ~= 0
+  return math.floor(fds.flags(fd) / fds.O_NONBLOCK) % 2 == 1
 end
 
 function fds.cloexec(fd)
-  return fds.flags(fd) & fds.O_CLOEXEC ~= 0
+  return math.floor(fds.flags(fd) / fds.O_CLOEXEC) % 2 == 1
 end
 
 -- The soft limit on descriptors this process (and its children) may open.

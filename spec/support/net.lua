@@ -108,7 +108,7 @@ function net.bytes(n, seed)
   local t = {}
   for i = 1, 256 do t[i] = string.char((i * 31 + seed) % 256) end
   local block = table.concat(t)
-  return block:rep(n // 256 + 1):sub(1, n)
+  return block:rep(math.floor(n / 256) + 1):sub(1, n)
 end
 
 return net

@@ -21,7 +21,7 @@ local INNER = table.concat({
   "ip link set lo up",
   "mount --bind \"$1/nsswitch.conf\" /etc/nsswitch.conf",
   "mount --bind \"$1/resolv.conf\" /etc/resolv.conf",
-  "exec env LD_PRELOAD=\"$5\" LUA_PATH=\"$2\" LUA_CPATH=\"$3\" LUA_INIT= "
+  "exec env LD_PRELOAD=\"$5\" LUA_PATH=\"$2\" LUA_CPATH=\"$3\" LUA_INIT=\"$6\" "
     .. "\"$4\" \"$1/child.lua\""},
   " && ")
 
@@ -30,7 +30,8 @@ function netns.run(dir)
   local cmd = table.concat({
     "env -u LD_PRELOAD timeout -k 5 120 unshare -mn sh -c", env.quote(INNER),
     "child", env.quote(dir), env.quote(env.LUA_PATH), env.quote(env.LUA_CPATH),
-    env.quote(env.lua), env.quote(os.getenv("LD_PRELOAD") or ""), "2>&1"}, " ")
+    env.quote(env.lua), env.quote(os.getenv("LD_PRELOAD") or ""),
+    env.quote(env.init), "2>&1"}, " ")
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   return out, p:close()

@@ -21,7 +21,7 @@ function proc.spawn(code, args)
   local cmd = {"timeout", "-k", "5", os.getenv("SOCKIT_CHILD_TIMEOUT") or "300",
                "env", "LUA_PATH=" .. quote(env.LUA_PATH),
                "LUA_CPATH=" .. quote(env.LUA_CPATH),
-               "LUA_INIT=", quote(env.lua), quote(script)}
+               "LUA_INIT=" .. quote(env.init), quote(env.lua), quote(script)}
   for _, a in ipairs(args or {}) do cmd[#cmd + 1] = quote(a) end
   cmd[#cmd + 1] = "2>&1"
   return assert(io.popen(table.concat(cmd, " ")))
