@@ -156,6 +156,7 @@ local function bulk(rx, tx)
   return {
     receive = {
       c = receiving(rx, tx, C .. " sink c"),
+      copy = receiving(rx, tx, C .. " sink copy"),
       recv = receiving(rx, tx, SOCKIT .. " sink recv"),
       recv_into = receiving(rx, tx, SOCKIT .. " sink recv_into"),
     },
@@ -297,6 +298,16 @@ for _, setting in ipairs{"2 CPUs", "1 CPU"} do
   table.insert(rows, {measure = "bulk TCP, `recv` 64 KiB into a new string"
     .. where, group = g"receive", contender = "recv", baseline = "c",
     higher = true, target = 0.85, fmt = GBs})
+  -- what the copy into a new string costs C, and sockit against C
+  -- doing that same work
+  table.insert(rows, {measure = "bulk TCP, C `recv` and a copy of each "
+    .. "receive into fresh memory, for reference" .. where,
+    group = g"receive", contender = "copy", baseline = "c", higher = true,
+    fmt = GBs})
+  table.insert(rows, {measure = "bulk TCP, `recv` 64 KiB into a new string, "
+    .. "against C copying each receive into fresh memory" .. where,
+    group = g"receive", contender = "recv", baseline = "copy", higher = true,
+    fmt = GBs})
   table.insert(rows, {measure = "bulk TCP, `recv_into` a reused buffer"
     .. where, group = g"receive", contender = "recv_into", baseline = "c",
     higher = true, target = 0.97, fmt = GBs})
@@ -484,7 +495,8 @@ local function show(fmt, v)
   return ("%.3g%s"):format(x, fmt.suffix)
 end
 
-local NAMES = {c = "C", luasocket = "LuaSocket", recv = "`core.recv`",
+local NAMES = {c = "C", copy = "C and a copy", luasocket = "LuaSocket",
+  recv = "`core.recv`",
   mib8 = "8 MiB line"}
 
 -- a figure, followed by the medians of its parts ("heap 56, rss 50")
