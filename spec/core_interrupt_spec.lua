@@ -36,17 +36,18 @@ local function eventually(cond, tries)
   return false
 end
 
--- runs `code` after PRELUDE in a child lua5.4; once it is blocked, sends
--- one SIGINT -> ended (true if that one signal ended it), status, stderr
-local function interrupt(code)
+-- runs `code` after PRELUDE in a child lua5.4; once it is blocked (or
+-- at once when `busy`: then the code prints "ready" itself), sends one
+-- SIGINT -> ended (true if that one signal ended it), status, stderr
+local function interrupt(code, busy)
   local dir = files.tmpdir()
-  files.write(dir .. "/child.lua", PRELUDE .. code)
+  files.write(dir .. "/child.lua", busy and code or PRELUDE .. code)
   local pipe = assert(io.popen(("echo $$; exec %s%s 2>%s </dev/null"):format(
     env.LUA, env.quote(dir .. "/child.lua"), env.quote(dir .. "/err"))))
   local pid = tonumber(pipe:read("l"))
   assert.equal("ready", pipe:read("l"))
-  assert.is_true(eventually(function() return state(pid) == "S" end, 500),
-                 "the child never blocked")
+  assert.is_true(busy or eventually(function() return state(pid) == "S" end,
+                                    500), "the child never blocked")
   os.execute("kill -INT " .. pid)
   local ended = eventually(function()  -- a zombie until the pipe closes
     local st = state(pid)
@@ -57,8 +58,8 @@ local function interrupt(code)
   return ended, status, files.read(dir .. "/err")
 end
 
-local function check(code)
-  local ended, status, err = interrupt(code .. "\nprint('returned')\n")
+local function check(code, busy)
+  local ended, status, err = interrupt(code .. "\nprint('returned')\n", busy)
   assert.is_true(ended, "one SIGINT did not end the child")
   assert.equal(1, status)
   assert.matches("interrupted!", err, 1, true)
@@ -138,3 +139,28 @@ a:sendfile(%q, 0, 65536)]]):format(file))
   end)
 end)
 
+
+describe("one SIGINT in a scheduler task", function()
+  -- LuaJIT runs the hook in whichever coroutine runs, here nearly always
+  -- the task (and never in compiled code: the child turns the JIT off)
+  it("ends run() even when run() has an onerror", function()
+    check([[
+local sockit = require("sockit")
+if jit then jit.off() end
+local function work()
+  local x = 0
+  for i = 1, 100000 do x = x + i end
+  return x
+end
+sockit.spawn(function()
+  io.stdout:write("ready\n")
+  io.stdout:flush()
+  while true do
+    work()
+    coroutine.yield()
+  end
+end)
+sockit.run(function(err) io.stderr:write("onerror: ", tostring(err), "\n") end)]],
+          true)
+  end)
+end)
