@@ -64,7 +64,7 @@ end
 -- with about HEAPMB MB of live heap
 function roles.lines(expect, heapmb)
   local keep = {}
-  for i = 1, (heapmb or 0) * 1024 * 1024 // 100 do keep[i] = {i} end
+  for i = 1, math.floor((heapmb or 0) * 1024 * 1024 / 100) do keep[i] = {i} end
   local c = acceptone()
   local t0, c0, count = socket.gettime(), os.clock(), 0
   while c:receive("*l") do count = count + 1 end

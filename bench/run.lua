@@ -388,7 +388,7 @@ for _, way in ipairs{"send", "receive"} do
     contender = "sockit", baseline = "c", higher = true, target = 0.8,
     fmt = fmt})
 end
-local FILEMB = ("%d MB"):format(N.file // (1024 * 1024))
+local FILEMB = ("%d MB"):format(math.floor(N.file / (1024 * 1024)))
 table.insert(rows, {measure = ("serving a %s file, `stream:sendfile`")
   :format(FILEMB), group = "sendfile", contender = "sendfile",
   baseline = "c", higher = true, target = 0.9, fmt = GBs})

@@ -106,7 +106,7 @@ end
 -- collector then has more to traverse per cycle
 local function liveheap(mb)
   local keep = {}
-  for i = 1, (mb or 0) * 1024 * 1024 // 100 do keep[i] = {i} end
+  for i = 1, math.floor((mb or 0) * 1024 * 1024 / 100) do keep[i] = {i} end
   return keep
 end
 

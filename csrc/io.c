@@ -15,11 +15,12 @@
 /*
 ** After a call of 'w' failed with 'err': true to try it again, else
 ** false with the errno value to report in w->err. A socket with a
-** timeout waits here until it is ready or the deadline passes; a signal
-** retries, unless it interrupts the call (see sockit_interrupted).
+** timeout (or without one, where SOCKIT_DONTWAIT applies) waits here
+** until it is ready or the deadline passes; a signal retries, unless it
+** interrupts the call (see sockit_interrupted).
 */
 static int retry (sockit_Socket *s, sockit_Wait *w, int err, int events) {
-  if (err == EAGAIN && s->timeout > SOCKIT_NOWAIT)
+  if (err == EAGAIN && s->timeout != SOCKIT_NOWAIT)
     err = sockit_waitfd(s->fd, events, w);
   else if (err == EINTR && !sockit_interrupted(w)) err = 0;
   w->err = err;
@@ -30,6 +31,16 @@ static int retry (sockit_Socket *s, sockit_Wait *w, int err, int events) {
 /* retry for the calls of the other files (msg.c) */
 int sockit_retry (sockit_Socket *s, sockit_Wait *w, int err, int events) {
   return retry(s, w, err, events);
+}
+
+
+/*
+** accept4 and sendfile take no MSG_DONTWAIT: where it applies, they wait
+** in poll first, then find the socket ready (unless another process
+** sharing it took what was there: then they block as on 5.4).
+*/
+int sockit_prewait (sockit_Socket *s, sockit_Wait *w, int events) {
+  return SOCKIT_DONTWAIT(s) ? sockit_waitfd(s->fd, events, w) : 0;
 }
 
 
@@ -59,7 +70,7 @@ static int unixconnect (sockit_Socket *s, sockit_Wait *w,
   int err;
   if (sockit_setblocking(s->fd, 1) != 0) return errno;
   do {
-    double left = deadline - sockit_now();
+    double left = deadline == SOCKIT_FOREVER ? 1e6 : deadline - sockit_now();
     if (left <= 0) {
       err = EAGAIN;
       break;
@@ -72,11 +83,24 @@ static int unixconnect (sockit_Socket *s, sockit_Wait *w,
       err = errno;
     else
       err = connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
-  } while (err == EINTR && !sockit_interrupted(w));
+  } while ((err == EINTR && !sockit_interrupted(w))
+           || (err == EAGAIN && deadline == SOCKIT_FOREVER));
   tv.tv_sec = tv.tv_usec = 0;
   setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockit_setblocking(s->fd, 0);  /* a socket with a timeout is O_NONBLOCK */
+  sockit_setblocking(s->fd, s->timeout == SOCKIT_FOREVER);
   return err == EAGAIN ? ETIMEDOUT : err;
+}
+
+
+/* connect(2), O_NONBLOCK for the call where SOCKIT_DONTWAIT applies */
+static int startconnect (sockit_Socket *s, const sockit_Addr *a,
+                         socklen_t len) {
+  int err;
+  if (!SOCKIT_DONTWAIT(s)) return connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
+  if (sockit_setblocking(s->fd, 0) != 0) return errno;
+  err = connect(s->fd, &a->sa, len) == 0 ? 0 : errno;
+  sockit_setblocking(s->fd, 1);
+  return err;
 }
 
 
@@ -89,8 +113,7 @@ static int l_connect (lua_State *L) {
   int err = sockit_toaddr(L, 2, s->family, 0, &a, &len);
   if (err != 0) return sockit_gaifail(L, err, 0);
   sockit_startwait(L, &w, s->timeout);
-  if (connect(s->fd, &a.sa, len) == 0) return pushtrue(L);
-  err = errno;
+  if ((err = startconnect(s, &a, len)) == 0) return pushtrue(L);
   /* the connection goes on after EINTR: wait for it as for EINPROGRESS */
   if ((err == EINPROGRESS && s->timeout != SOCKIT_NOWAIT)
       || (err == EINTR && !sockit_interrupted(&w))) {
@@ -98,7 +121,7 @@ static int l_connect (lua_State *L) {
     if (err == 0) err = socketerror(s->fd);
     else if (err == EAGAIN) err = EINPROGRESS;  /* timeout 0, after EINTR */
   }
-  else if (err == EAGAIN && s->family == AF_UNIX && s->timeout > SOCKIT_NOWAIT)
+  else if (err == EAGAIN && s->family == AF_UNIX && s->timeout != SOCKIT_NOWAIT)
     err = unixconnect(s, &w, &a, len);
   return err == 0 ? pushtrue(L) : sockit_fail(L, err);
 }
@@ -136,6 +159,8 @@ static int l_accept (lua_State *L) {
   socklen_t len;
   int fd;
   sockit_startwait(L, &w, s->timeout);
+  if ((w.err = sockit_prewait(s, &w, POLLIN)) != 0)
+    return sockit_fail(L, w.err);
   do {
     len = sizeof a;
     fd = accept4(s->fd, &a.sa, &len, SOCK_CLOEXEC);
@@ -183,7 +208,7 @@ static int l_send (lua_State *L) {
     return 1;
   }
   sockit_startwait(L, &w, s->timeout);
-  do n = send(s->fd, p, len, MSG_NOSIGNAL);
+  do n = send(s->fd, p, len, MSG_NOSIGNAL | SOCKIT_DONTWAIT(s));
   while (n < 0 && retry(s, &w, errno, POLLOUT));
   if (n < 0) return sockit_fail(L, w.err);
   lua_pushinteger(L, (lua_Integer)n);
@@ -212,7 +237,7 @@ static ssize_t recvsome (lua_State *L, sockit_Socket *s, char *p, size_t n,
   sockit_Wait w;
   ssize_t got;
   sockit_startwait(L, &w, s->timeout);
-  do got = recv(s->fd, p, n, flags);
+  do got = recv(s->fd, p, n, flags | SOCKIT_DONTWAIT(s));
   while (got < 0 && retry(s, &w, errno, POLLIN));
   *err = w.err;
   return got;
@@ -300,7 +325,8 @@ static int l_sendto (lua_State *L) {
   lua_settop(L, 2);  /* no range: the address follows the data */
   p = checkdata(L, 2, &len);
   sockit_startwait(L, &w, s->timeout);
-  do n = sendto(s->fd, p, len, MSG_NOSIGNAL, &a.sa, alen);
+  do n = sendto(s->fd, p, len, MSG_NOSIGNAL | SOCKIT_DONTWAIT(s),
+                &a.sa, alen);
   while (n < 0 && retry(s, &w, errno, POLLOUT));
   if (n < 0) return sockit_fail(L, w.err);
   lua_pushinteger(L, (lua_Integer)n);
@@ -332,7 +358,7 @@ static int l_recvfrom (lua_State *L) {
     msg.msg_namelen = sizeof a;
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    got = recvmsg(s->fd, &msg, 0);
+    got = recvmsg(s->fd, &msg, SOCKIT_DONTWAIT(s));
   } while (got < 0 && retry(s, &w, errno, POLLIN));
   if (got < 0) return sockit_fail(L, w.err);
   if (iov.iov_base == scratch) lua_pushlstring(L, scratch, (size_t)got);

@@ -133,7 +133,7 @@ static int l_sendmsg (lua_State *L) {
     msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
   }
   sockit_startwait(L, &w, s->timeout);
-  do n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+  do n = sendmsg(s->fd, &msg, MSG_NOSIGNAL | SOCKIT_DONTWAIT(s));
   while (n < 0 && sockit_retry(s, &w, errno, POLLOUT));
   if (n < 0) return sockit_fail(L, w.err);
   lua_pushinteger(L, (lua_Integer)n);
@@ -198,7 +198,7 @@ static int l_recvmsg (lua_State *L) {
     msg.msg_iovlen = 1;
     msg.msg_control = maxfds > 0 ? c.buf : NULL;
     msg.msg_controllen = maxfds > 0 ? CMSG_SPACE(maxfds * sizeof(int)) : 0;
-    got = recvmsg(s->fd, &msg, MSG_CMSG_CLOEXEC);
+    got = recvmsg(s->fd, &msg, MSG_CMSG_CLOEXEC | SOCKIT_DONTWAIT(s));
   } while (got < 0 && sockit_retry(s, &w, errno, POLLIN));
   if (got < 0) return sockit_fail(L, w.err);
   lua_pushvalue(L, -2);
@@ -261,7 +261,8 @@ static int l_sendfile (lua_State *L) {
     return sockit_fail(L, errno);
   if (count > 0x7ffff000) count = 0x7ffff000;  /* the most Linux sends */
   sockit_startwait(L, &w, s->timeout);
-  do n = sendfile(s->fd, fd, &off, (size_t)count);
+  if ((w.err = sockit_prewait(s, &w, POLLOUT)) != 0) n = -1;
+  else do n = sendfile(s->fd, fd, &off, (size_t)count);
   while (n < 0 && sockit_retry(s, &w, errno, POLLOUT));
   err = w.err;
   if (owned) close(fd);
@@ -355,7 +356,8 @@ static int l_sendmmsg (lua_State *L) {
     if (err != 0) return sockit_gaifail(L, err, 0);
   }
   sockit_startwait(L, &w, s->timeout);
-  do sent = sendmmsg(s->fd, m, (unsigned int)n, MSG_NOSIGNAL);
+  do sent = sendmmsg(s->fd, m, (unsigned int)n,
+                     MSG_NOSIGNAL | SOCKIT_DONTWAIT(s));
   while (sent < 0 && sockit_retry(s, &w, errno, POLLOUT));
   if (sent < 0) return sockit_fail(L, w.err);
   lua_pushinteger(L, sent);
@@ -430,7 +432,8 @@ static int l_recvmmsg (lua_State *L) {
   sockit_startwait(L, &w, s->timeout);
   do {
     resetbatch(m, (int)max);
-    got = recvmmsg(s->fd, m, (unsigned int)max, MSG_WAITFORONE, NULL);
+    got = recvmmsg(s->fd, m, (unsigned int)max,
+                   MSG_WAITFORONE | SOCKIT_DONTWAIT(s), NULL);
   } while (got < 0 && sockit_retry(s, &w, errno, POLLIN));
   if (got < 0) return sockit_fail(L, w.err);
   lua_createtable(L, got, 0);

@@ -52,6 +52,21 @@ typedef struct sockit_Socket {
 #define SOCKIT_FOREVER  (-1.0)
 #define SOCKIT_NOWAIT   0.0
 
+/*
+** Before 5.4, lua.c (and luajit.c) installs its SIGINT handler with
+** signal(), which glibc gives SA_RESTART (seen with strace: lua5.1,
+** lua5.2, luajit; Debian's lua5.3 does without it, other builds may
+** not): a call blocked in the kernel would go on after Ctrl-C. There a
+** call without a timeout runs non-blocking (MSG_DONTWAIT) and waits in
+** poll, which a handler always interrupts; 5.4 keeps the plain blocking
+** call.
+*/
+#if LUA_VERSION_NUM < 504
+#define SOCKIT_DONTWAIT(s)  ((s)->timeout < 0 ? MSG_DONTWAIT : 0)
+#else
+#define SOCKIT_DONTWAIT(s)  0
+#endif
+
 /* one call that may wait: its deadline, and what interrupts it */
 typedef struct sockit_Wait {
   lua_State *L;
@@ -113,6 +128,7 @@ extern const luaL_Reg sockit_socket_meth[], sockit_socket_metameth[],
 
 /* io.c */
 int sockit_retry (sockit_Socket *s, sockit_Wait *w, int err, int events);
+int sockit_prewait (sockit_Socket *s, sockit_Wait *w, int events);
 extern const luaL_Reg sockit_io_meth[], sockit_recv_meth[], sockit_io_funcs[];
 
 /* msg.c */

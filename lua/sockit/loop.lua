@@ -127,6 +127,14 @@ local function ended(co)
   obj:close()
 end
 
+-- Ctrl-C: the interpreter's hook raises "interrupted!" where Lua runs
+-- next. Lua 5.1-5.4 hook the main thread, so it comes out of run();
+-- LuaJIT's hook is global and may fire in a task, whose error then ends
+-- run() just the same, past onerror.
+local function interrupted(err)
+  return type(err) == "string" and err:sub(-12) == "interrupted!"
+end
+
 -- the failure of task co, whose resume returned false, err: its pending
 -- to-be-closed variables are closed (the traceback is taken first), then
 -- onerror handles it or it is raised from run()
@@ -134,7 +142,7 @@ local function failed(co, err, onerror)
   local tb = traceback(co, type(err) == "string" and err or nil)
   coclose(co)
   ended(co)
-  if onerror then return onerror(err, co, tb) end
+  if onerror and not interrupted(err) then return onerror(err, co, tb) end
   if type(err) ~= "string" then error(err, 0) end
   error(tb, 0)
 end
