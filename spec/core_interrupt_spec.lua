@@ -163,4 +163,26 @@ end)
 sockit.run(function(err) io.stderr:write("onerror: ", tostring(err), "\n") end)]],
           true)
   end)
+
+  it("ends a server whose handler is busy when it comes", function()
+    check([[
+local sockit = require("sockit")
+if jit then jit.off() end
+local function work()
+  local x = 0
+  for i = 1, 100000 do x = x + i end
+  return x
+end
+local srv = sockit.serve("127.0.0.1", 0, function()
+  io.stdout:write("ready\n")
+  io.stdout:flush()
+  while true do
+    work()
+    coroutine.yield()
+  end
+end, {onerror = function(err) io.stderr:write("onerror: ", err, "\n") end})
+local _, port = srv:address()
+sockit.spawn(function() sockit.connect("127.0.0.1", port):read("a") end)
+sockit.run()]], true)
+  end)
 end)

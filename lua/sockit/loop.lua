@@ -134,6 +134,7 @@ end
 local function interrupted(err)
   return type(err) == "string" and err:sub(-12) == "interrupted!"
 end
+loop.interrupted = interrupted
 
 -- the failure of task co, whose resume returned false, err: its pending
 -- to-be-closed variables are closed (the traceback is taken first), then

@@ -99,6 +99,8 @@ local function connection(st, s, host, port)
   local ok, e = wait.xpcall(st.handler, traced, s, host, port)
   s:close()
   ended(st, wait.current())
+  -- a Ctrl-C that LuaJIT's hook raised in the handler ends the run
+  if not ok and wait.interrupted(e[1]) then error(e[1], 0) end
   -- the failures of a stream shutdown closed are its doing, not news
   if not ok and not (st.forced and e[2] == nil) then
     report(st, e[1], e[2], host, port)

@@ -39,6 +39,8 @@ wait.closing, wait.pcall, wait.xpcall = loop.closing, loop.pcall,
 -- cancel(obj): obj (a socket) is about to close: a task waiting on it
 -- wakes with ECANCELED, and the loop forgets it
 wait.cancel = loop.cancel
+-- interrupted(err) -> true for the error of a Ctrl-C
+wait.interrupted = loop.interrupted
 
 -- deadline(timeout) -> the deadline of a call that starts now
 function wait.deadline(timeout)
