@@ -281,19 +281,7 @@ local function report(i, s, _, code)
   return ("%%d %%s"):format(i, code)
 end
 
-local function run(i)
-  local opts = {timeout = 1}
-  for k, v in pairs(CASES[i][2]) do opts[k] = v end
-  return report(i, sockit.connect(CASES[i][1], port, opts))
-end
-
-for i = 1, #CASES do print("outside " .. run(i)) end
-local lines = {}
-for i = 1, #CASES do
-  sockit.spawn(function() lines[i] = "inside " .. run(i) end)
-end
-sockit.run()
-print(table.concat(lines, "\n"))
+require("support.eyecases")(CASES, port, report)
 srv:close()
 print("descriptors", before - 1 == fds.count())
 ]==]
@@ -448,21 +436,7 @@ local function report(i, s, _, code)
   return ("%%d %%s"):format(i, host)
 end
 
-local function run(i)
-  local opts = {timeout = 1}
-  for k, v in pairs(CASES[i][2]) do opts[k] = v end
-  return report(i, sockit.connect(CASES[i][1], port, opts))
-end
-
-local ok, err = pcall(function()
-  for i = 1, #CASES do print("outside " .. run(i)) end
-  local lines = {}
-  sockit.spawn(function()
-    for i = 1, #CASES do lines[i] = "inside " .. run(i) end
-  end)
-  sockit.run()
-  print(table.concat(lines, "\n"))
-end)
+local ok, err = pcall(require("support.eyecases"), CASES, port, report)
 v4:close()
 v6:close()
 local quit = assert(sockit.udp())
