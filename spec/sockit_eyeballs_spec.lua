@@ -473,3 +473,59 @@ describe("sockit.connect's lookups of each family", function()
     assert.equal(table.concat(want, "\n") .. "\n", out)
   end)
 end)
+
+-- A child whose connect to "localhost" hangs in its IPv4 attempt (::1
+-- refuses, 127.0.0.1 has a full queue) when one SIGINT comes: the error
+-- ends the connect, its attempt already closed.
+local INTERRUPTED = [==[
+package.path = %q .. package.path
+local core = require("sockit.core")
+local fds = require("support.fds")
+local sockit = require("sockit")
+local l = assert(core.socket("inet", "stream"))
+assert(l:bind("127.0.0.1", 0))
+assert(l:listen(0))
+local _, port = l:getsockname()
+local fill = {}
+repeat  -- until a connect stays pending: the queue is full
+  local c = core.socket("inet", "stream"):settimeout(0)
+  fill[#fill + 1] = c
+  c:connect("127.0.0.1", port)
+until not c:wait("w", 0.2)
+local before = fds.count()
+print("port " .. port)
+io.stdout:flush()
+local ok, err = pcall(sockit.connect, "localhost", port, {timeout = 60})
+print(ok, err)
+print("descriptors", fds.count() == before)
+]==]
+
+-- whether a connect to port is in SYN_SENT, as /proc/net/tcp shows it
+local function synsent(port)
+  local f = assert(io.open("/proc/net/tcp"))
+  local s = f:read("a")
+  f:close()
+  return s:find((":%04X 02 "):format(port)) ~= nil
+end
+
+describe("sockit.connect ended by an error", function()
+  it("closes the attempts under way before the error goes on", function()
+    if not needdual() then return end
+    local dir = files.tmpdir()
+    files.write(dir .. "/child.lua",
+                INTERRUPTED:format(env.root .. "/spec/?.lua;"))
+    local pipe = assert(io.popen(("echo $$; exec %s %s 2>&1 </dev/null")
+      :format(env.LUA, env.quote(dir .. "/child.lua"))))
+    local pid = tonumber(pipe:read("l"))
+    local port = tonumber(pipe:read("l"):match("^port (%d+)$"))
+    local tries = 0
+    while not synsent(port) and tries < 1000 do
+      core.sleep(0.01)
+      tries = tries + 1
+    end
+    os.execute("kill -INT " .. pid)
+    local out = pipe:read("a")
+    pipe:close()
+    assert.matches("^false\t[^\n]*interrupted!\ndescriptors\ttrue\n$", out)
+  end)
+end)

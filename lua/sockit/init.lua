@@ -264,9 +264,10 @@ end
 -- ones are still pending; addresses join as their lookups end; the first
 -- to connect wins and the rest close. Every attempt ends at the one
 -- deadline. -> the connected socket, or the fail tuple of the last
--- attempt (ETIMEDOUT at the deadline), or of the lookups
-local function race(c, o, deadline)
-  local pending, tried = {}, false
+-- attempt (ETIMEDOUT at the deadline), or of the lookups. pending: the
+-- attempts under way
+local function attempts(c, pending, o, deadline)
+  local tried = false
   local nextat, msg, code = 0, nil, nil
   while true do
     local now = core.monotime()
@@ -301,6 +302,16 @@ local function race(c, o, deadline)
       if #pending < n then nextat = 0 end
     end
   end
+end
+
+-- attempts(c, {}, o, deadline); an error raised meanwhile (Ctrl-C) goes
+-- on once the attempts under way are closed and the lookups stopped
+local function race(c, o, deadline)
+  local pending = {}
+  local ok, sock, msg, code = wait.pcall(attempts, c, pending, o, deadline)
+  if ok then return sock, msg, code end
+  finish(c, pending)
+  error(sock, 0)
 end
 
 -- RFC 8305, section 3: the AAAA lookup, then the A one, each on
