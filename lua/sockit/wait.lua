@@ -244,8 +244,11 @@ function wait.writable(objs, deadline, dirs)
   for i = 1, #objs do
     if ok then ok, msg, code = poller:add(objs[i], dirs and dirs[i] or "w") end
   end
-  if ok then ok, msg, code = poller:wait(t) end
+  -- an error in the wait (Ctrl-C) goes on with the poller closed
+  local done = true
+  if ok then done, ok, msg, code = pcall(poller.wait, poller, t) end
   poller:close()
+  if not done then error(ok, 0) end
   if not ok then return nil, msg, code end
   local _, over = left(deadline)
   if ok == 0 and over then return timedout() end
