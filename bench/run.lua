@@ -501,8 +501,8 @@ local function show(fmt, v)
   return ("%.3g%s"):format(x, fmt.suffix)
 end
 
-local NAMES = {c = "C", mmsg = "C `sendmmsg`", luasocket = "LuaSocket", recv = "`core.recv`",
-  mib8 = "8 MiB line"}
+local NAMES = {c = "C", mmsg = "C `sendmmsg`", luasocket = "LuaSocket",
+  recv = "`core.recv`", mib8 = "8 MiB line"}
 
 -- a figure, followed by the medians of its parts ("heap 56, rss 50")
 local function figure(row, name, v)

@@ -339,7 +339,9 @@ local function eyeballs(host, port, o, deadline)
     if list[2] then return race(candidates(host, port, list), o, deadline) end
     return sequential(list, o, deadline)
   end
-  if code ~= "EAI_NONAME" then return util.lookup(host, port, nil, msg, code) end
+  if code ~= "EAI_NONAME" then
+    return util.lookup(host, port, nil, msg, code)
+  end
   local c
   c, msg, code = lookups(host, port)
   if not c then return nil, msg, code end
