@@ -166,9 +166,13 @@ function roles.ping(port, rounds)
   return true
 end
 
-local BATCH = 64  -- datagrams per recvmany/sendmany, as baseline.c
+-- Datagrams go in bursts that the receiver's buffer holds whole: a burst
+-- to the data port, "g" to the control port, then the receiver's "a";
+-- "e" ends the last burst (see baseline.c).
+local BATCH, BURST = 64, 256
+local RCVBUF = 4 * 1024 * 1024  -- asked for; Linux caps it at rmem_max
 
--- how each mode takes in datagrams: the count, nil when none came
+-- how each mode drains the datagrams queued: the count, nil when none
 local takers = {
   udp = function(u, size) return u:recvfrom(size) and 1 end,
   batch = function(u, size)
@@ -177,44 +181,63 @@ local takers = {
   end,
 }
 
--- udpsink udp|batch COUNT SIZE: count datagrams until 0.1 s without one
+local function bound()
+  local u = assert(require("sockit").udp({bind = {"127.0.0.1", 0}}))
+  return u, select(2, u:sockname())
+end
+
+-- udpsink udp|batch COUNT SIZE: receive bursts until "e"
 function roles.udpsink(_, size)
   local take = assert(takers[mode], "unknown mode")
-  local u = assert(require("sockit").udp({bind = {"127.0.0.1", 0}}))
-  tellport(select(2, u:sockname()))
-  local got = assert(take(u, size))
-  local t0, c0, t1 = now(), os.clock(), 0
-  u:settimeout(0.1)
-  while true do
-    local n = take(u, size)
-    if not n then break end
-    got = got + n
-    t1 = now()
-  end
-  report("got=%d span=%.9f cpu=%.9f", got, t1 - t0, os.clock() - c0)
+  local u, port = bound()
+  local ctl, control = bound()
+  assert(u:setoption("rcvbuf", RCVBUF))
+  u:settimeout(0)
+  io.write("port ", port, "\ncontrol ", control, "\n")
+  io.stdout:flush()
+  local got, t0, c0 = 0, nil, nil
+  repeat
+    local c, host, from = assert(ctl:recvfrom(1))
+    t0, c0 = t0 or now(), c0 or os.clock()
+    while true do
+      local n = take(u, size)
+      if not n then break end
+      got = got + n
+    end
+    if c ~= "e" then assert(ctl:sendto("a", host, from)) end
+  until c == "e"
+  report("got=%d span=%.9f cpu=%.9f", got, now() - t0, os.clock() - c0)
   return got > 1
 end
 
--- count datagrams of data to port, BATCH per sendmany
-local function sendbatches(u, data, port, count)
+-- how each mode sends up to n datagrams of data to port: the count sent
+local function sender(u, data, port)
+  if mode ~= "batch" then
+    return function() return assert(u:sendto(data, "127.0.0.1", port)) and 1 end
+  end
   local list = {}
   for i = 1, BATCH do list[i] = {data, "127.0.0.1", port} end
-  while count > 0 do
-    if count < BATCH then
-      for i = count + 1, #list do list[i] = nil end
-    end
-    count = count - assert(u:sendmany(list))
+  return function(n)
+    for i = #list + 1, n do list[i] = {data, "127.0.0.1", port} end
+    for i = n + 1, #list do list[i] = nil end
+    return assert(u:sendmany(list))
   end
 end
 
--- udpsource udp|batch PORT COUNT SIZE
+-- udpsource udp|batch PORT COUNT SIZE CONTROL
 function roles.udpsource(port, count, size)
-  local u = assert(require("sockit").udp())
-  local data = string.rep("u", size)
-  local t0, c0 = now(), os.clock()
-  if mode == "batch" then sendbatches(u, data, port, count)
-  else
-    for _ = 1, count do assert(u:sendto(data, "127.0.0.1", port)) end
+  local control = tonumber(arg[6])
+  local u = assert(require("sockit").udp({family = "inet"}))
+  local send = sender(u, string.rep("u", size), port)
+  local t0, c0, left = now(), os.clock(), count
+  while left > 0 do
+    local burst = 0
+    while burst < BURST and left > 0 do
+      local n = send(left < BATCH and left or BATCH)
+      burst, left = burst + n, left - n
+    end
+    assert(u:sendto(left > 0 and "g" or "e", "127.0.0.1", control))
+    if left > 0 then assert(u:recvfrom(1) == "a") end
   end
   report("sent=%d wall=%.9f cpu=%.9f", count, now() - t0, os.clock() - c0)
   return true

@@ -325,3 +325,57 @@ describe("core.sendmmsg and core.recvmmsg", function()
     errs.fails("ETIMEDOUT", r:recvmmsg(4))
   end)
 end)
+
+-- n datagrams of len bytes (the last of lastlen), each telling its number
+local function numbered(n, len, lastlen)
+  local out = {}
+  for i = 1, n do
+    local tag = ("%03d:"):format(i)
+    out[i] = tag .. ("x"):rep((i == n and lastlen or len) - #tag)
+  end
+  return out
+end
+
+-- sends the datagrams of `data` to port in one sendmmsg (to no address
+-- when port is nil) and checks r receives each whole, in order
+local function roundtrip(s, r, data, host, port)
+  local list = {}
+  for i, d in ipairs(data) do list[i] = {d, port and host, port} end
+  assert.equal(#data, s:sendmmsg(list))
+  local got = {}
+  while #got < #data do
+    for _, dgram in ipairs(assert(r:recvmmsg(#data - #got))) do
+      got[#got + 1] = dgram[1]
+    end
+  end
+  assert.same(data, got)
+end
+
+-- one peer, one length: a single send the kernel cuts up (UDP_SEGMENT)
+describe("core.sendmmsg of datagrams to one peer", function()
+  it("delivers each datagram whole, a shorter last one too", function()
+    local s = udp()
+    local r, port = udp()
+    roundtrip(s, r, numbered(64, 512, 512), "127.0.0.1", port)
+    roundtrip(s, r, numbered(40, 100, 7), "127.0.0.1", port)
+  end)
+
+  it("delivers them over IPv6 and on a connected socket", function()
+    local s = udp("inet6")
+    local r, port = udp("inet6")
+    roundtrip(s, r, numbered(10, 1000, 999), "::1", port)
+    assert(s:connect("::1", port))
+    roundtrip(s, r, numbered(10, 64, 64))
+  end)
+
+  it("delivers lengths one send cannot carry one by one", function()
+    local s = udp()
+    local r, port = udp()
+    local data = numbered(5, 300, 300)
+    data[3] = "short"  -- a short one before the last
+    roundtrip(s, r, data, "127.0.0.1", port)
+    roundtrip(s, r, numbered(3, 100, 200), "127.0.0.1", port)  -- longer last
+    roundtrip(s, r, numbered(65, 10, 10), "127.0.0.1", port)   -- too many
+    roundtrip(s, r, numbered(4, 2000, 2000), "127.0.0.1", port)  -- too long
+  end)
+end)

@@ -281,19 +281,7 @@ local function report(i, s, _, code)
   return ("%%d %%s"):format(i, code)
 end
 
-local function run(i)
-  local opts = {timeout = 1}
-  for k, v in pairs(CASES[i][2]) do opts[k] = v end
-  return report(i, sockit.connect(CASES[i][1], port, opts))
-end
-
-for i = 1, #CASES do print("outside " .. run(i)) end
-local lines = {}
-for i = 1, #CASES do
-  sockit.spawn(function() lines[i] = "inside " .. run(i) end)
-end
-sockit.run()
-print(table.concat(lines, "\n"))
+require("support.eyecases")(CASES, port, report)
 srv:close()
 print("descriptors", before - 1 == fds.count())
 ]==]
@@ -330,5 +318,215 @@ describe("sockit.connect past a route that swallows packets", function()
     end
     want[#want + 1] = "descriptors\ttrue"
     assert.equal(table.concat(want, "\n") .. "\n", out)
+  end)
+end)
+
+-- RFC 8305, section 3: a DNS server of the child's own (dns.lua, in its
+-- private network namespace) answers the A and AAAA queries of each name
+-- with its own delay, or never: the connect asks each family apart and
+-- starts with the first answer, waiting 50 ms (the Resolution Delay) for
+-- an AAAA answer that comes after the A one; addresses that come after
+-- the first attempts failed are tried too.
+local DNS = [==[
+local sockit = require("sockit")
+
+-- name -> {A delay, AAAA delay [, A address]}: a number of seconds,
+-- false never, "nodata" an empty answer; the addresses are 127.0.0.1 and
+-- ::1 unless given (192.0.2.1 has no route here); names not here get
+-- NXDOMAIN
+local NAMES = {
+  ["late6.test"] = {0, 0.01},
+  ["slow6.test"] = {0, 1.5},
+  ["mute6.test"] = {0, false},
+  ["mute4.test"] = {false, 0},
+  ["only4.test"] = {0, "nodata"},
+  ["noroute4.test"] = {0, 0.3, "\192\0\2\1"},
+}
+local RDATA = {[1] = "\127\0\0\1", [28] = ("\0"):rep(15) .. "\1"}
+
+local function u16(s, i) return s:byte(i) * 256 + s:byte(i + 1) end
+local function be16(n) return string.char(math.floor(n / 256), n % 256) end
+
+-- the query's name (dotted), its type, and where its question ends
+local function question(q)
+  local labels, i = {}, 13
+  while q:byte(i) ~= 0 do
+    local n = q:byte(i)
+    labels[#labels + 1] = q:sub(i + 1, i + n)
+    i = i + n + 1
+  end
+  return table.concat(labels, "."), u16(q, i + 1), i + 4
+end
+
+local function answer(q)
+  local name, qtype, qend = question(q)
+  local rule = NAMES[name]
+  local delay = rule and rule[qtype == 28 and 2 or 1]
+  if delay == false then return nil end
+  local rdata = rule and delay ~= "nodata"
+    and (qtype == 1 and rule[3] or RDATA[qtype])
+  local head = q:sub(1, 2) .. (rule and "\129\128" or "\129\131")
+    .. be16(1) .. be16(rdata and 1 or 0) .. be16(0) .. be16(0)
+  local body = q:sub(13, qend)
+  if rdata then
+    body = body .. "\192\12" .. be16(qtype) .. be16(1) .. "\0\0\0\60"
+      .. be16(#rdata) .. rdata
+  end
+  return head .. body, tonumber(delay) or 0
+end
+
+local u = assert(sockit.udp({bind = {"127.0.0.1", 53}}))
+print("ready")
+io.stdout:flush()
+sockit.spawn(function()  -- a safety net: the child stops it long before
+  sockit.sleep(60)
+  os.exit(1)
+end)
+sockit.spawn(function()
+  while true do
+    local q, host, port = assert(u:recvfrom(512))
+    if q == "quit" then os.exit(0) end
+    local reply, delay = answer(q)
+    if reply then
+      sockit.spawn(function()
+        sockit.sleep(delay)
+        u:sendto(reply, host, port)
+      end)
+    end
+  end
+end)
+sockit.run()
+]==]
+
+local RESOLVING = [==[
+package.path = %q .. package.path
+local sockit = require("sockit")
+local dir = arg[0]:match("^(.*)/[^/]*$")
+
+local dns = assert(io.popen("exec " .. %q .. " " .. dir .. "/dns.lua"))
+assert(dns:read("*l") == "ready")
+
+-- a port where both ::1 and 127.0.0.1 listen
+local function listeners()
+  for _ = 1, 20 do
+    local v4 = assert(sockit.listen("127.0.0.1", 0))
+    local v6 = sockit.listen("::1", select(2, v4:address()))
+    if v6 then return v4, v6, select(2, v4:address()) end
+    v4:close()
+  end
+  error("no port free on both ::1 and 127.0.0.1")
+end
+local v4, v6, port = listeners()
+
+local CASES = {
+  {"late6.test", {}},
+  {"slow6.test", {}},
+  {"slow6.test", {happy_eyeballs = false}},
+  {"mute6.test", {}},
+  {"mute4.test", {}},
+  {"only4.test", {}},
+  {"none.test", {}},
+  {"noroute4.test", {}},
+}
+
+local function report(i, s, _, code)
+  if not s then return ("%%d %%s"):format(i, code) end
+  local host = s:peer()
+  s:close()
+  return ("%%d %%s"):format(i, host)
+end
+
+local ok, err = pcall(require("support.eyecases"), CASES, port, report)
+v4:close()
+v6:close()
+local quit = assert(sockit.udp())
+assert(quit:sendto("quit", "127.0.0.1", 53))
+quit:close()
+dns:close()
+assert(ok, err)
+]==]
+
+describe("sockit.connect's lookups of each family", function()
+  it("start with the first answer, waiting 50 ms for a late AAAA",
+     function()
+    if not netns.available() then
+      pending("needs network and mount namespaces (root, unshare, ip)")
+      return
+    end
+    local dir = files.tmpdir()
+    files.write(dir .. "/nsswitch.conf", "hosts: dns\n")
+    files.write(dir .. "/resolv.conf",
+                "nameserver 127.0.0.1\noptions timeout:5 attempts:1\n")
+    files.write(dir .. "/dns.lua", DNS)
+    files.write(dir .. "/child.lua",
+                RESOLVING:format(env.root .. "/spec/?.lua;", env.lua))
+    local out, ok = netns.run(dir)
+    assert(ok, "the child failed:\n" .. out)
+    local want = {}
+    for _, where in ipairs({"outside", "inside"}) do
+      for _, line in ipairs({"1 ::1", "2 127.0.0.1", "3 ETIMEDOUT",
+                             "4 127.0.0.1", "5 ::1", "6 127.0.0.1",
+                             "7 EAI_NONAME", "8 ::1"}) do
+        want[#want + 1] = where .. " " .. line
+      end
+    end
+    assert.equal(table.concat(want, "\n") .. "\n", out)
+  end)
+end)
+
+-- A child whose connect to "localhost" hangs in its IPv4 attempt (::1
+-- refuses, 127.0.0.1 has a full queue) when one SIGINT comes: the error
+-- ends the connect, its attempt already closed.
+local INTERRUPTED = [==[
+package.path = %q .. package.path
+local core = require("sockit.core")
+local fds = require("support.fds")
+local sockit = require("sockit")
+local l = assert(core.socket("inet", "stream"))
+assert(l:bind("127.0.0.1", 0))
+assert(l:listen(0))
+local _, port = l:getsockname()
+local fill = {}
+repeat  -- until a connect stays pending: the queue is full
+  local c = core.socket("inet", "stream"):settimeout(0)
+  fill[#fill + 1] = c
+  c:connect("127.0.0.1", port)
+until not c:wait("w", 0.2)
+local before = fds.count()
+print("port " .. port)
+io.stdout:flush()
+local ok, err = pcall(sockit.connect, "localhost", port, {timeout = 60})
+print(ok, err)
+print("descriptors", fds.count() == before)
+]==]
+
+-- how many connects to port are in SYN_SENT, as /proc/net/tcp shows them
+local function synsent(port)
+  local f = assert(io.open("/proc/net/tcp"))
+  local s = f:read("a")
+  f:close()
+  return select(2, s:gsub((":%04X 02 "):format(port), ""))
+end
+
+describe("sockit.connect ended by an error", function()
+  it("closes the attempts under way before the error goes on", function()
+    if not needdual() then return end
+    local dir = files.tmpdir()
+    files.write(dir .. "/child.lua",
+                INTERRUPTED:format(env.root .. "/spec/?.lua;"))
+    local pipe = assert(io.popen(("echo $$; exec %s %s 2>&1 </dev/null")
+      :format(env.LUA, env.quote(dir .. "/child.lua"))))
+    local pid = tonumber(pipe:read("l"))
+    local port = tonumber(pipe:read("l"):match("^port (%d+)$"))
+    local tries = 0
+    -- the last connect that filled the queue, and the attempt's
+    while synsent(port) < 2 and tries < 1000 do
+      core.sleep(0.01)
+      tries = tries + 1
+    end
+    os.execute("kill -INT " .. pid)
+    local out = pipe:read("a")
+    pipe:close()
+    assert.matches("^false\t[^\n]*interrupted!\ndescriptors\ttrue\n$", out)
   end)
 end)

@@ -120,21 +120,6 @@ local function sequential(list, o, deadline)
   return nil, msg, code
 end
 
--- RFC 8305, section 4: the resolver's order within each family, the
--- families interleaved, IPv6 first
-local function interleave(list)
-  local v6, v4, out = {}, {}, {}
-  for _, a in ipairs(list) do
-    local fam = a.family == "inet6" and v6 or v4
-    fam[#fam + 1] = a
-  end
-  for i = 1, math.max(#v6, #v4) do
-    out[#out + 1] = v6[i]
-    out[#out + 1] = v4[i]
-  end
-  return out
-end
-
 local function closeall(socks)
   for i = #socks, 1, -1 do
     core.close(socks[i])
@@ -178,57 +163,198 @@ local function start(a, o, deadline)
   return nil, msg, code
 end
 
--- RFC 8305, section 5: the next attempt starts o.delay seconds after the
--- previous one, or as soon as an attempt fails, while earlier ones are
--- still pending; the first to connect wins and the rest close. Every
--- attempt ends at the one deadline. -> the connected socket, or the fail
--- tuple of the last attempt (ETIMEDOUT at the deadline)
-local function race(list, o, deadline)
-  local pending = {}
-  local i, nextat = 1, 0      -- the next address, and when it may start
-  local msg, code, sock
-  while true do
-    if deadline and core.monotime() >= deadline then
-      closeall(pending)
-      return wait.timedout()
-    end
-    local a = list[i]
-    if a and (pending[1] == nil or core.monotime() >= nextat) then
+-- RFC 8305, section 3: when the A answer comes first, the IPv4 addresses
+-- wait this long for the AAAA one (its "Resolution Delay")
+local RESOLUTION_DELAY = 0.05
+
+-- The addresses of a connect as they come in: those of each family in
+-- the resolver's order, how many of each were taken, the family taken
+-- last, and the lookups still running (each with its family).
+local function candidates(host, port, list)
+  local c = {host = host, port = port, inet6 = {}, inet = {},
+             taken = {inet6 = 0, inet = 0}, last = "inet", reqs = {},
+             family = {}}
+  for _, a in ipairs(list) do
+    local fam = c[a.family == "inet6" and "inet6" or "inet"]
+    fam[#fam + 1] = a
+  end
+  return c
+end
+
+-- RFC 8305, section 4: the families in turn, IPv6 first, addresses that
+-- come in late joining the turns. -> the family of the next address, or
+-- nil and maybe the time until which IPv4 waits for the AAAA answer
+local function nextfamily(c, now)
+  local fam = c.last == "inet" and "inet6" or "inet"
+  if c.taken[fam] >= #c[fam] then fam = c.last end
+  if c.taken[fam] >= #c[fam] then return nil end
+  if fam == "inet" and c.hold then
+    if now < c.hold then return nil, c.hold end
+    c.hold = nil
+  end
+  return fam
+end
+
+local function take(c, fam)
+  c.last = fam
+  c.taken[fam] = c.taken[fam] + 1
+  return c[fam][c.taken[fam]]
+end
+
+-- stops and forgets the lookup at index i of c.reqs
+local function droplookup(c, i)
+  local req = table.remove(c.reqs, i)
+  wait.cancel(req)
+  req:cancel()
+  return req
+end
+
+-- takes in the lookups that have ended: their addresses, or their
+-- failure; an A answer before the AAAA one starts the Resolution Delay
+local function collect(c, now)
+  local i = 1
+  while c.reqs[i] do
+    local list, msg, code = c.reqs[i]:result()
+    if code == "EAGAIN" then
       i = i + 1
-      local done, s, c = start(a, o, deadline)
-      if done then
-        closeall(pending)
-        return s
-      elseif done == false then
+    else
+      local fam = c.family[droplookup(c, i)]
+      for _, a in ipairs(list or {}) do c[fam][#c[fam] + 1] = a end
+      if not list then c.msg, c.code = msg, code end
+      if fam == "inet6" then c.hold = nil
+      elseif list and c.reqs[1] then c.hold = now + RESOLUTION_DELAY end
+    end
+  end
+end
+
+-- the end of a race: the attempts closed, the lookups stopped
+local function finish(c, pending, ...)
+  closeall(pending)
+  while c.reqs[1] do droplookup(c, 1) end
+  return ...
+end
+
+-- the failure of a race that ran out of addresses: the last attempt's,
+-- or the lookups' when no attempt was made
+local function exhausted(c, msg, code)
+  if code then return nil, msg, code end
+  return util.lookup(c.host, c.port, nil, c.msg, c.code)
+end
+
+-- at the deadline: the lookup timed out, or the attempts did
+local function expired(c, tried)
+  if tried then return wait.timedout() end
+  return util.lookup(c.host, c.port, nil, nil, "ETIMEDOUT")
+end
+
+-- waits for a pending attempt to end or a lookup to, until wake -> true
+-- or the fail tuple (ETIMEDOUT at wake)
+local function waitsome(pending, reqs, wake)
+  if reqs[1] == nil then return wait.writable(pending, wake) end
+  local objs, dirs = {}, {}
+  for i, sock in ipairs(pending) do objs[i], dirs[i] = sock, "w" end
+  for _, req in ipairs(reqs) do
+    objs[#objs + 1], dirs[#dirs + 1] = req, "r"
+  end
+  return wait.writable(objs, wake, dirs)
+end
+
+-- RFC 8305, sections 3 and 5: the next attempt starts o.delay seconds
+-- after the previous one, or as soon as an attempt fails, while earlier
+-- ones are still pending; addresses join as their lookups end; the first
+-- to connect wins and the rest close. Every attempt ends at the one
+-- deadline. -> the connected socket, or the fail tuple of the last
+-- attempt (ETIMEDOUT at the deadline), or of the lookups. pending: the
+-- attempts under way
+local function attempts(c, pending, o, deadline)
+  local tried = false
+  local nextat, msg, code = 0, nil, nil
+  while true do
+    local now = core.monotime()
+    if deadline and now >= deadline then
+      return finish(c, pending, expired(c, tried))
+    end
+    collect(c, now)
+    local fam, hold = nextfamily(c, now)
+    if fam and (pending[1] == nil or now >= nextat) then
+      tried = true
+      local done, s, e = start(take(c, fam), o, deadline)
+      if done then return finish(c, pending, s) end
+      if done == false then
         pending[#pending + 1] = s
         nextat = core.monotime() + o.delay
       else
-        msg, code, nextat = s, c, 0
+        msg, code, nextat = s, e, 0
       end
-    elseif pending[1] == nil then
-      return nil, msg, code
+    elseif pending[1] == nil and c.reqs[1] == nil then
+      return exhausted(c, msg, code)
     else
       local wake = deadline
-      if a and not (deadline and deadline < nextat) then wake = nextat end
-      local woke, m, c = wait.writable(pending, wake)
-      if not woke and c ~= "ETIMEDOUT" then
-        closeall(pending)
-        return nil, m, c
+      local at = fam and nextat or hold
+      if at and not (deadline and deadline < at) then wake = at end
+      local woke, m, e = waitsome(pending, c.reqs, wake)
+      if not woke and e ~= "ETIMEDOUT" then
+        return finish(c, pending, nil, m, e)
       end
-      local n = #pending
+      local n, sock = #pending
       sock, msg, code = settle(pending, msg, code)
-      if sock then return sock end
+      if sock then return finish(c, pending, sock) end
       if #pending < n then nextat = 0 end
     end
   end
+end
+
+-- attempts(c, {}, o, deadline); an error raised meanwhile (Ctrl-C) goes
+-- on once the attempts under way are closed and the lookups stopped
+local function race(c, o, deadline)
+  local pending = {}
+  local ok, sock, msg, code = wait.pcall(attempts, c, pending, o, deadline)
+  if ok then return sock, msg, code end
+  finish(c, pending)
+  error(sock, 0)
+end
+
+-- RFC 8305, section 3: the AAAA lookup, then the A one, each on
+-- core.resolve's threads, so that the attempts start with the first
+-- answer -> candidates with both lookups running, or the fail tuple
+local function lookups(host, port)
+  local c = candidates(host, port, {})
+  for _, fam in ipairs({"inet6", "inet"}) do
+    local req, msg, code = core.resolve(host, port,
+                                        {type = "stream", family = fam})
+    if not req then
+      return finish(c, {}, util.lookup(host, port, nil, msg, code))
+    end
+    c.reqs[#c.reqs + 1], c.family[req] = req, fam
+  end
+  return c
+end
+
+-- connect to a name of either family: a numeric address at once, else
+-- the lookups of both families in the race -> socket or the fail tuple
+local function eyeballs(host, port, o, deadline)
+  local list, msg, code = core.getaddrinfo(host, port,
+                                           {type = "stream", numeric = true})
+  if list then
+    if list[2] then return race(candidates(host, port, list), o, deadline) end
+    return sequential(list, o, deadline)
+  end
+  if code ~= "EAI_NONAME" then
+    return util.lookup(host, port, nil, msg, code)
+  end
+  local c
+  c, msg, code = lookups(host, port)
+  if not c then return nil, msg, code end
+  return race(c, o, deadline)
 end
 
 -- sockit.connect(host, port [, opts]) -> stream, or the fail of the last
 -- address tried. opts: timeout (one deadline for the lookup and every
 -- attempt, then the stream's timeout), family, nodelay (default true),
 -- bind = {host, port}, maxline, happy_eyeballs (default true: RFC 8305's
--- staggered attempts; false tries one address at a time), attempt_delay
--- (seconds between two attempts, default 0.25).
+-- lookups of each family and staggered attempts; false looks up both at
+-- once and tries one address at a time), attempt_delay (seconds between
+-- two attempts, default 0.25).
 function sockit.connect(host, port, opts)
   util.string(host, 1, "connect")
   port = util.port(port, 2, "connect")
@@ -237,14 +363,18 @@ function sockit.connect(host, port, opts)
   local family = util.family(opts, 3, "connect")
   local o = attemptopts(opts)
   local deadline = wait.deadline(timeout)
-  local list, msg, code = resolve(host, port,
-    {type = "stream", family = family}, deadline)
-  if not list then return nil, msg, code end
-  local sock
-  if o.delay and list[2] then
-    sock, msg, code = race(interleave(list), o, deadline)
+  local sock, list, msg, code
+  if o.delay and not family then
+    sock, msg, code = eyeballs(host, port, o, deadline)
   else
-    sock, msg, code = sequential(list, o, deadline)
+    list, msg, code = resolve(host, port, {type = "stream", family = family},
+                              deadline)
+    if not list then return nil, msg, code end
+    if o.delay and list[2] then
+      sock, msg, code = race(candidates(host, port, list), o, deadline)
+    else
+      sock, msg, code = sequential(list, o, deadline)
+    end
   end
   if not sock then return nil, msg, code end
   return stream.new(sock, timeout, maxline)

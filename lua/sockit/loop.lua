@@ -323,19 +323,23 @@ local function release(objs, n, co)
 end
 
 -- waitany(objs, dir, deadline) -> as wait, for the first of the objects
--- in the list objs to be ready: the task is the waiter of each of them
+-- in the list objs to be ready for dir, or each for its own direction
+-- when dir is a list of them: the task is the waiter of each object
 -- until it wakes, however it wakes.
 function loop.waitany(objs, dir, deadline)
   local co = running()
   co = owner[co] or co
-  local map = dir == "r" and readers or writers
+  local dirs = type(dir) == "table" and dir
   local n = #objs
   for i = 1, n do
-    if map[objs[i]] then busy(dir) end
+    local d = dirs and dirs[i] or dir
+    if (d == "r" and readers or writers)[objs[i]] then busy(d) end
   end
   for i = 1, n do
+    local d = dirs and dirs[i] or dir
+    local map = d == "r" and readers or writers
     map[objs[i]] = co
-    local ok, msg, code = watch(objs[i], dir)
+    local ok, msg, code = watch(objs[i], d)
     if not ok then
       release(objs, i, co)
       return nil, msg, code

@@ -224,26 +224,33 @@ function wait.readablefd(fd, deadline)
   return closing(poller, poller.close, fdready(poller, fd, deadline))
 end
 
--- writable(socks, deadline) -> true once one of the sockets in the list
--- socks may be writable, or the wait was interrupted (the caller looks at
--- each anyway); or the fail tuple, ETIMEDOUT once the deadline passes.
--- The loop waits inside a task, else sockit.core for one socket and a
--- poller of its own for several.
-function wait.writable(socks, deadline)
+-- writable(objs, deadline [, dirs]) -> true once one of the sockets in
+-- the list objs may be writable (or each object ready for its direction
+-- in the list dirs, "r" or "w": a core.resolve request is "r"), or the
+-- wait was interrupted (the caller looks at each anyway); or the fail
+-- tuple, ETIMEDOUT once the deadline passes. The loop waits inside a
+-- task, else sockit.core for one socket and a poller of its own for
+-- several.
+function wait.writable(objs, deadline, dirs)
   if intask() and isyieldable() then
-    return woken(loop.waitany(socks, "w", deadline))
+    return woken(loop.waitany(objs, dirs or "w", deadline))
   end
   local t, passed = left(deadline)
   if passed then return timedout() end
-  if socks[2] == nil then return core.wait(socks[1], "w", t or -1) end
+  if objs[2] == nil and not dirs then
+    return core.wait(objs[1], "w", t or -1)
+  end
   local poller, msg, code = core.poller()
   if not poller then return nil, msg, code end
   local ok = true
-  for i = 1, #socks do
-    if ok then ok, msg, code = poller:add(socks[i], "w") end
+  for i = 1, #objs do
+    if ok then ok, msg, code = poller:add(objs[i], dirs and dirs[i] or "w") end
   end
-  if ok then ok, msg, code = poller:wait(t) end
+  -- an error in the wait (Ctrl-C) goes on with the poller closed
+  local done = true
+  if ok then done, ok, msg, code = pcall(poller.wait, poller, t) end
   poller:close()
+  if not done then error(ok, 0) end
   if not ok then return nil, msg, code end
   local _, over = left(deadline)
   if ok == 0 and over then return timedout() end
