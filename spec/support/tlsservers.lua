@@ -253,4 +253,37 @@ function servers.injector()
   return start(PYTHON .. q(dir .. "/server.py"), "listening", dir)
 end
 
+-- A python3 TLS server that misbehaves once the handshake is done, for
+-- each connection: "drop" sends "hello\n" then closes the socket without
+-- close_notify; "reset" reads nothing and resets the connection (linger 0).
+local TLS_PEER = [[
+import socket, ssl, struct, sys
+cert, key, mode = sys.argv[1:4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print("listening 127.0.0.1 %d" % s.getsockname()[1])
+while True:
+    c, _ = s.accept()
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        if mode == "drop":
+            t.sendall(b"hello\n")
+        else:
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw = socket.socket(fileno=t.detach())
+        raw.close()
+    except (OSError, ssl.SSLError):
+        c.close()
+]]
+
+function servers.tls_peer(pki, mode)
+  local dir = tmpdir()
+  files.write(dir .. "/server.py", TLS_PEER)
+  return start(PYTHON .. ("%s %s %s %s"):format(q(dir .. "/server.py"),
+    q(pki.leaf.cert), q(pki.leaf.key), mode), "listening", dir)
+end
+
 return servers
