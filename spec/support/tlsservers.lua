@@ -182,7 +182,9 @@ cert, key, out = sys.argv[1:4]
 def authenticator(server, session, envelope, mechanism, data):
     ok = (isinstance(data, LoginPassword) and data.login == b"alice"
           and data.password == b"open sesame")
-    return AuthResult(success=ok, auth_data=data.login if ok else None)
+    # handled=False: aiosmtpd answers a failure with 535 itself
+    return AuthResult(success=ok, handled=False,
+                      auth_data=data.login if ok else None)
 
 class Store:
     async def handle_DATA(self, server, session, envelope):
