@@ -448,8 +448,13 @@ end)
 
 describe_tls("many TLS connections in tasks", function()
   it("serves 200 concurrent clients, each echoing its own lines", function()
+    -- no conn:lines(): Lua 5.1 cannot yield inside a for loop's iterator
     local server = assert(sockit.serve("127.0.0.1", 0, function(conn)
-      for line in conn:lines() do conn:write(line, "\n") end
+      local line = conn:read("l")
+      while line do
+        conn:write(line, "\n")
+        line = conn:read("l")
+      end
     end, {tls = {certificate = pki.leaf.cert, key = pki.leaf.key}, timeout = 60,
           backlog = 256}))
     local _, port = server:address()
