@@ -17,18 +17,14 @@ local net = require("support.net")
 
 local q = env.quote
 local CLEAN = "env -u LD_PRELOAD "
-local PYTHON = "/usr/bin/python3 -u "
+local PYTHON = "/usr/bin/python3 -u"
 
 local servers = {}
 
 -- A directory of our own: support.files removes its ones after each spec,
 -- these servers live as long as a describe block.
 local function tmpdir()
-  local p = assert(io.popen("mktemp -d /tmp/sockit-server.XXXXXX"))
-  local dir = p:read("l")
-  p:close()
-  assert(dir and #dir > 0, "mktemp -d failed")
-  return dir
+  return files.mkdtemp("sockit-server")
 end
 
 -- Starts `cmd` and reads what it prints (stdout and stderr) up to the first
@@ -212,12 +208,21 @@ async def main():
 asyncio.run(main())
 ]]
 
-function servers.smtp_auth(pki)
+-- Starts the python3 program `code` with `args` (words, quoted here); it
+-- says "listening HOST PORT" once it listens.
+local function python(code, args)
   local dir = tmpdir()
-  files.write(dir .. "/server.py", SMTP_AUTH)
-  local child = start(PYTHON .. ("%s %s %s %s"):format(q(dir .. "/server.py"),
-    q(pki.leaf.cert), q(pki.leaf.key), q(dir .. "/mail")), "listening", dir)
-  child.mail = dir .. "/mail"
+  files.write(dir .. "/server.py", code)
+  local words = {PYTHON, q(dir .. "/server.py")}
+  for _, a in ipairs(args) do
+    words[#words + 1] = q((a:gsub("^DIR/", dir .. "/")))
+  end
+  return start(table.concat(words, " "), "listening", dir)
+end
+
+function servers.smtp_auth(pki)
+  local child = python(SMTP_AUTH, {pki.leaf.cert, pki.leaf.key, "DIR/mail"})
+  child.mail = child.dir .. "/mail"
   return child
 end
 
@@ -250,9 +255,7 @@ while True:
 ]]
 
 function servers.injector()
-  local dir = tmpdir()
-  files.write(dir .. "/server.py", INJECTOR)
-  return start(PYTHON .. q(dir .. "/server.py"), "listening", dir)
+  return python(INJECTOR, {})
 end
 
 -- A python3 TLS server that misbehaves once the handshake is done, for
@@ -282,10 +285,7 @@ while True:
 ]]
 
 function servers.tls_peer(pki, mode)
-  local dir = tmpdir()
-  files.write(dir .. "/server.py", TLS_PEER)
-  return start(PYTHON .. ("%s %s %s %s"):format(q(dir .. "/server.py"),
-    q(pki.leaf.cert), q(pki.leaf.key), mode), "listening", dir)
+  return python(TLS_PEER, {pki.leaf.cert, pki.leaf.key, mode})
 end
 
 return servers
