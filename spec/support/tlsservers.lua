@@ -226,16 +226,20 @@ function servers.smtp_auth(pki)
   return child
 end
 
--- An SMTP server that answers STARTTLS with 220 and, in the same write,
--- plaintext replies a client must never take as protected.
-local INJECTOR = [[
-import socket
+-- The loop of the python3 servers below: a listener on 127.0.0.1 that
+-- says where, then each client in turn as c.
+local ACCEPTING = [[
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(8)
 print("listening 127.0.0.1 %d" % s.getsockname()[1])
 while True:
     c, _ = s.accept()
+]]
+
+-- An SMTP server that answers STARTTLS with 220 and, in the same write,
+-- plaintext replies a client must never take as protected.
+local INJECTOR = "import socket\n" .. ACCEPTING .. [[
     try:
         c.sendall(b"220 localhost ESMTP\r\n")
         for line in c.makefile("rb"):
@@ -266,12 +270,7 @@ import socket, ssl, struct, sys
 cert, key, mode = sys.argv[1:4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(8)
-print("listening 127.0.0.1 %d" % s.getsockname()[1])
-while True:
-    c, _ = s.accept()
+]] .. ACCEPTING .. [[
     try:
         t = ctx.wrap_socket(c, server_side=True)
         if mode == "drop":
