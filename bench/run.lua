@@ -264,32 +264,24 @@ local function serving(peer, mode)
 end
 
 -- TLS: the C OpenSSL server (TLS 1.3, AES-128-GCM, no resumption) on one
--- CPU, the client measured on the other. Bytes per CPU second of the
--- receiver: the server's cost is the same for every client, and the
--- receiver's own time is what the library decides.
-local function tlsbulk(client)
-  return function()
-    local _, c = pair({cpu = CPU0, cmd = ("%s source %s/cert.pem %s/key.pem %d")
-      :format(TLS_BASELINE, TLS_DIR, TLS_DIR, N.tls)}, {cpu = CPU1,
-      cmd = ("%s PORT %d %s/cert.pem"):format(client, N.tls, TLS_DIR)})
-    return N.tls / c.cpu, {per_wall_s = N.tls / c.wall}
+-- CPU, the client measured on the other, each contender's figure in units
+-- (bytes received, or full handshakes with a P-256 certificate and X25519)
+-- per CPU second of the client: the server's cost is the same for every
+-- client, and the client's own time is what the library decides.
+-- 'server' is tls_baseline's role ("source" or "accept"), 'role' the
+-- clients' ("sink" or "handshake").
+local function tls(server, role, units)
+  local function measure(program, lib)
+    return function()
+      local _, c = pair({cpu = CPU0, cmd = ("%s %s %s/cert.pem %s/key.pem %d")
+        :format(TLS_BASELINE, server, TLS_DIR, TLS_DIR, units)}, {cpu = CPU1,
+        cmd = ("%s %s %s PORT %d %s/cert.pem"):format(program, role, lib,
+        units, TLS_DIR)})
+      return units / c.cpu, {per_wall_s = units / c.wall}
+    end
   end
-end
-
--- full handshakes per CPU second of the client (ECDSA P-256, X25519)
-local function tlshandshakes(client)
-  return function()
-    local _, c = pair({cpu = CPU0, cmd = ("%s accept %s/cert.pem %s/key.pem %d")
-      :format(TLS_BASELINE, TLS_DIR, TLS_DIR, N.handshakes)}, {cpu = CPU1,
-      cmd = ("%s PORT %d %s/cert.pem"):format(client, N.handshakes, TLS_DIR)})
-    return N.handshakes / c.cpu, {per_wall_s = N.handshakes / c.wall}
-  end
-end
-
-local function tls(measure, role)
-  return {c = measure(TLS_BASELINE .. " " .. role .. " c"),
-    sockit = measure(TLSPEER .. " " .. role .. " sockit"),
-    luasec = measure(TLSPEER .. " " .. role .. " luasec")}
+  return {c = measure(TLS_BASELINE, "c"), sockit = measure(TLSPEER, "sockit"),
+    luasec = measure(TLSPEER, "luasec")}
 end
 
 local cross, same = bulk(CPU1, CPU0), bulk(CPU0, CPU0)
@@ -317,8 +309,8 @@ local groups = {
   {name = "udp receive, batched", run = batched(udpreceive, "batch")},
   {name = "sendfile", run = {c = serving(C, "c"),
     sendfile = serving(SOCKIT, "sendfile"), copy = serving(SOCKIT, "copy")}},
-  {name = "tls bulk", tls = true, reps = N.reps, run = tls(tlsbulk, "sink")},
-  {name = "tls handshakes", tls = true, run = tls(tlshandshakes, "handshake")},
+  {name = "tls bulk", tls = true, reps = N.reps, run = tls("source", "sink", N.tls)},
+  {name = "tls handshakes", tls = true, run = tls("accept", "handshake", N.handshakes)},
 }
 
 -- Rows of the table: a contender against a baseline of the same group.
