@@ -10,37 +10,17 @@ local net = require("support.net")
 local proc = require("support.proc")
 local sockit = require("sockit")
 
-local has_tls, tls = pcall(require, "sockit.tls")
-
-local function describe_tls(name, body)
-  describe(name, function()
-    if not has_tls then
-      pending("sockit.tls is not built: " .. tostring(tls):match("[^\n]*"))
-      return
-    end
-    body()
-  end)
-end
-
-local pki = has_tls and require("support.pki").get()
+local tlsspec = require("support.tlsspec")
+local tls, pki = tlsspec.tls, tlsspec.pki
+local describe_tls, defer = tlsspec.helpers(describe, pending, after_each)
 
 local SAFETY = 30  -- seconds, the timeout of streams that wait for a peer
 
--- what a spec opened, closed after it whatever happened (busted keeps
--- only the last `finally` of a spec, so none is used here)
-local opened = {}
+-- obj, closed after the spec whatever happens
 local function closing(obj)
-  opened[#opened + 1] = obj
+  defer(function() obj:close() end)
   return obj
 end
-local function closeall()
-  for i = #opened, 1, -1 do
-    opened[i]:close()
-    opened[i] = nil
-  end
-end
-
-after_each(closeall)
 
 local function with(base, extra)
   local t = {}
