@@ -135,6 +135,19 @@ describe_tls("a TLS stream in tasks", function()
     end)
   end)
 
+  it("refuses to pass descriptors, which TLS cannot protect", function()
+    local srv, port = serve(function(s) s:read("l") end)
+    intask(function()
+      local c = assert(connect(port))
+      assert.has_error(function() c:sendfds("x", {0}) end,
+                       "sendfds: not on a stream over TLS")
+      assert.has_error(function() c:recvfds(1) end,
+                       "recvfds: not on a stream over TLS")
+      c:close()
+      srv:close()
+    end)
+  end)
+
   it("sends a file through TLS with sendfile", function()
     local path = files.tmppath("tls-sendfile")
     local content = net.bytes(200 * 1024 + 3, 11)

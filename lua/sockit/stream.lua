@@ -395,6 +395,12 @@ local function descriptors(fds)
   return list
 end
 
+-- descriptors travel beside the bytes, where TLS cannot protect them, and
+-- a raw message would corrupt the TLS stream: refused
+local function plain(self, fname)
+  if self.tlsconn then util.error(fname .. ": not on a stream over TLS") end
+end
+
 -- core.sendmsg, its raise told as sendfds's
 local function sendmsg(sock, data, fds)
   return object.reraise("sendfds", pcall(core.sendmsg, sock, data, fds))
@@ -405,6 +411,7 @@ end
 -- going with its first byte; a Unix stream only
 function methods:sendfds(data, fds)
   check(self, "sendfds")
+  plain(self, "sendfds")
   util.string(data, 1, "sendfds")
   if data == "" then argerror(1, "sendfds", "data must not be empty") end
   fds = descriptors(fds)
@@ -423,6 +430,7 @@ end
 -- read with recvfds only.
 function methods:recvfds(n, maxfds)
   check(self, "recvfds")
+  plain(self, "recvfds")
   n = util.integer(n, 1, "recvfds", 1)
   if maxfds ~= nil then maxfds = util.integer(maxfds, 2, "recvfds", 0, 253) end
   local r = self.reader
