@@ -89,7 +89,7 @@ describe("sockit, its command line", function()
                            "connect x 1 --timeout 0", "connect x 1 -e",
                            "udp x 1 -e s.lua", "unix /p --tls",
                            "connect x 1 --starttls http",
-                           "listen 1 --cert c.pem"}) do
+                           "listen 1 --cert c.pem", "connect x 1 -- a"}) do
       local status, out, err = sockit(args)
       assert.are.equal(2, status, args)
       assert.are.equal("", out)
@@ -171,11 +171,15 @@ describe("sockit connect against redis-server", function()
     assert.are.equal("3\t3\n", out)
   end)
 
-  it("runs examples/redis_ping.lua", function()
+  it("runs examples/redis_ping.lua, with and without its arguments", function()
     local status, out, err = sockit("connect 127.0.0.1 " .. port ..
                                     " -e examples/redis_ping.lua")
     assert.are.equal(0, status, err)
-    assert.matches("^PONG\n", out)
+    assert.are.equal("PONG\nhello\ndeleted 1 key\n", out)
+    status, out, err = sockit("connect 127.0.0.1 " .. port ..
+                              " -e examples/redis_ping.lua -- spec:ping bonjour")
+    assert.are.equal(0, status, err)
+    assert.are.equal("PONG\nbonjour\ndeleted 1 key\n", out)
   end)
 
   it("fails a script whose expect times out, exit status 1", function()
@@ -214,6 +218,13 @@ describe("sockit connect against redis-server", function()
       "--expect scripted --send 'ECHO byhand\r' --expect '< byhand' --eof")
     assert.are.equal(0, status)
     assert.matches("back in the script", out, 1, true)
+  end)
+
+  it("ends when the server closes, the terminal still open", function()
+    local out, status = pty("connect 127.0.0.1 " .. port,
+      "--expect connected --send 'QUIT\\r' --expect '< +OK'")
+    assert.are.equal(0, status)
+    assert.matches("connection closed", out, 1, true)
   end)
 
   it("ends a script waiting in expect on Ctrl-C", function()
@@ -348,6 +359,41 @@ describe("sockit and peers of this spec", function()
       "00000000  00 08 10 18 20 28 30 38  40 48 50 58 60 68 70 78  |.... (08@HPX`hpx|\n" ..
       "00000010  80 88 90 98 a0 a8 b0 b8  c0 c8 d0 d8 e0 e8 f0 f8  |................|\n" ..
       "00000020  41 42                                             |AB|\n", out)
+  end)
+
+  it("gives a -e script the words after -- as arg and ..., as lua does", function()
+    local script = files.tmpdir() .. "/args.lua"
+    write_file(script, [[
+      local n = select("#", ...)
+      conn:sendline(table.concat({arg[0], #arg, n, ...}, "|"))
+      conn:sendline(table.concat(arg, "|"))
+    ]])
+    local c, finish = against("connect 127.0.0.1 %d -e " .. q(script) ..
+                              " -- one 'two words' -e --hex")
+    assert.are.equal(script .. "|4|4|one|two words|-e|--hex\n" ..
+                     "one|two words|-e|--hex\n", net.recvall(c, 1000))
+    c:close()
+    local status, _, err = finish()
+    assert.are.equal(0, status, err)
+  end)
+
+  it("ends when the server closes while its input pipe stays open", function()
+    -- python3 holds the command's standard input open until it has ended
+    local l, port = listener()
+    local driver = assert(io.popen(PYTHON .. "-c " .. q([=[
+import subprocess, sys
+p = subprocess.Popen(["sh", "-c", sys.argv[1]], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE)
+out = p.stdout.read()
+print("exit %d %s" % (p.wait(30), out.decode()))
+p.stdin.close()
+]=]) .. " " .. q(SOCKIT .. "connect 127.0.0.1 " .. port)))
+    local c = assert(l:accept())
+    assert(net.sendall(c, "bye\n"))
+    c:close()
+    local out = driver:read("a")
+    assert.is_true((driver:close()))
+    assert.are.equal("exit 0 bye\n\n", out)
   end)
 
   it("reports a connection reset in one line, exit status 1", function()

@@ -11,11 +11,13 @@
 -- read in one task (sockit.readfd), what the peer sends is shown in
 -- another, lines starting with ":" are commands, and a transcript can be
 -- written as a script that replays the session. Everything here uses the
--- public sockit API, and parses on Lua 5.1 to 5.4.
+-- public sockit API, but for one call of the layer's own (wait.cancel),
+-- and parses on Lua 5.1 to 5.4.
 
 local sockit = require("sockit")
 local compat = require("sockit.compat")
 local core = require("sockit.core")
+local wait = require("sockit.wait")
 
 local byte, char, find, format, gsub, sub =
   string.byte, string.char, string.find, string.format, string.gsub,
@@ -28,7 +30,6 @@ local proto = {}
 
 local BLOCK = 64 * 1024          -- asked of one read while expecting
 local EXPECTMAX = 1024 * 1024    -- the most expect holds without a match
-local POLL = 0.2                 -- how soon the input task sees the end
 local HEARDMAX = 64 * 1024       -- received text kept for the transcript
 local LONGLINE = 64 * 1024       -- a line this long goes out before its end
 
@@ -463,11 +464,12 @@ local function finish(s, conn)
 end
 
 -- the input task: standard input until its end, a :quit, a failure or
--- the end of the session (`s.over`)
+-- the end of the session (`s.over`, when run wakes its wait with
+-- ECANCELED)
 local function input(s, conn)
   s.pending, s.midline = "", false
   while not s.over do
-    local data, msg, code = sockit.readfd(s.input, BLOCK, POLL)
+    local data, msg, code = sockit.readfd(s.input, BLOCK)
     if s.over then break end
     if data then
       local what
@@ -475,7 +477,7 @@ local function input(s, conn)
       if what then return what, msg, code end
     elseif msg == nil then
       return finish(s, conn)
-    elseif code ~= "ETIMEDOUT" then
+    else
       return "fail", msg, code
     end
   end
@@ -514,6 +516,7 @@ local function run(s, conn)
   end)
   local ok, msg, code = output(s, conn)
   s.over = true
+  wait.cancel(s.input)  -- the input task, waiting for a line, ends now
   logheard(s)
   if not ok then reportfail("receive", msg, code) end
   notice(s, "connection closed")
