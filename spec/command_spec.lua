@@ -321,24 +321,34 @@ http {
 end)
 
 
+-- `sockit listen 127.0.0.1 0 --crlf` with `args`, answering `text` as
+-- an HTTP/1.0 response to the one request of `curl` (a command line
+-- without the URL) for `url` (its port a %d): curl's status and body,
+-- what the command said on stderr after it was ready, and the request
+local function curled(args, text, curl, url)
+  local dir = files.tmpdir()
+  write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
+                               text)
+  local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf " .. args ..
+    " <" .. q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
+    dir .. "/request")
+  finally(function() stop(server) end)
+  local status, body = proc.exec(CLEAN .. curl .. " " .. url:format(port))
+  local rest = server.pipe:read("a")
+  local ok = server.pipe:close()
+  server.pipe = nil
+  assert.is_true(ok, rest)
+  return status, body, rest, read_file(dir .. "/request")
+end
+
 describe("sockit listen", function()
   it("shows curl's request and answers it from its input", function()
-    local dir = files.tmpdir()
-    write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
-                                 "hello from sockit\n")
-    local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf <" ..
-      q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
-      dir .. "/request")
-    finally(function() stop(server) end)
-    local status, body = proc.exec(CLEAN .. "curl -sS http://127.0.0.1:" .. port .. "/spec")
+    local status, body, said, request = curled("", "hello from sockit\n",
+      "curl -sS", "http://127.0.0.1:%d/spec")
     assert.are.equal(0, status)
     assert.are.equal("hello from sockit\r\n", body)
-    local rest = server.pipe:read("a")
-    local ok = server.pipe:close()
-    server.pipe = nil
-    assert.is_true(ok, rest)
-    assert.matches("^sockit: connection from 127%.0%.0%.1 port %d+\n", rest)
-    assert.matches("^GET /spec HTTP/1%.1\r\n", read_file(dir .. "/request"))
+    assert.matches("^sockit: connection from 127%.0%.0%.1 port %d+\n", said)
+    assert.matches("^GET /spec HTTP/1%.1\r\n", request)
   end)
 end)
 
@@ -697,23 +707,12 @@ end)
 
 describe_tls("sockit listen --tls", function()
   it("answers curl over TLS from its input", function()
-    local dir = files.tmpdir()
-    write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
-                                 "hello over tls\n")
-    local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf --tls --cert " ..
-      q(pki.leaf.cert) .. " --key " .. q(pki.leaf.key) .. " <" ..
-      q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
-      dir .. "/request")
-    finally(function() stop(server) end)
-    local status, body = proc.exec(CLEAN .. "curl -sS --cacert " ..
-      q(pki.root.cert) .. " https://127.0.0.1:" .. port .. "/over-tls")
+    local status, body, _, request = curled("--tls --cert " .. q(pki.leaf.cert)
+      .. " --key " .. q(pki.leaf.key), "hello over tls\n",
+      "curl -sS --cacert " .. q(pki.root.cert), "https://127.0.0.1:%d/over-tls")
     assert.are.equal(0, status)
     assert.are.equal("hello over tls\r\n", body)
-    local rest = server.pipe:read("a")
-    local ok = server.pipe:close()
-    server.pipe = nil
-    assert.is_true(ok, rest)
-    assert.matches("^GET /over%-tls HTTP/1%.1\r\n", read_file(dir .. "/request"))
+    assert.matches("^GET /over%-tls HTTP/1%.1\r\n", request)
   end)
 
   it("needs --cert and --key, files that exist", function()
