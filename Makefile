@@ -46,7 +46,8 @@ ASAN_LDFLAGS = -fsanitize=address,undefined
 # clang checks float-to-int casts (GCC's UBSan does not); any report aborts
 TRAP_CFLAGS = -fsanitize=undefined,float-cast-overflow \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g
-SRCS    := $(wildcard csrc/*.c)
+SRCS    := $(filter-out csrc/tls%,$(wildcard csrc/*.c))
+TLSSRCS := $(wildcard csrc/tls*.c)
 HDRS    := $(wildcard csrc/*.h)
 LUAMODS := $(wildcard lua/sockit/*.lua)
 
@@ -57,7 +58,6 @@ ISOLATE = spec/support/isolate
 # The scheduler specs open thousands of descriptors.
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"
 DEPS = @.ci/deps
-
 export CC LUA LUA_INCDIR LUA_VERSION BUILD BUSTED LUAROCKS VALGRIND ASAN_CC TRAP_CC \
        SPECS ISOLATE VERSION
 
@@ -65,17 +65,17 @@ export CC LUA LUA_INCDIR LUA_VERSION BUILD BUSTED LUAROCKS VALGRIND ASAN_CC TRAP
         fuzz check rockcheck dist distcheck install demo bench bench-c10k clean FORCE
 
 all: build
-build: $(BUILD)/sockit/core.so
+build: $(BUILD)/all
 build-poll: $(BUILD)/poll/sockit/core.so
-asan-build: build-asan/sockit/core.so
-trap-build: build-trap/sockit/core.so
-
+asan-build: build-asan/all
+trap-build: build-trap/all
 deps-build:
 	$(DEPS) build
 
 # One object tree per variant: $(call variant,DIR,COMPILER,CFLAGS,LDFLAGS).
 # Objects are rebuilt when the flags change (WERROR=1, CFLAGS=...); the
-# module never links against liblua: the host's symbols resolve it.
+# modules never link against liblua: the host's symbols resolve them.
+# DIR/all is sockit.core, and sockit.tls where OpenSSL is (.ci/tlsbuild).
 define variant
 $(1)/obj/.flags: FORCE
 	@mkdir -p $$(@D)
@@ -86,6 +86,10 @@ $(1)/obj/%.o: csrc/%.c $$(HDRS) $(1)/obj/.flags | deps-build
 $(1)/sockit/core.so: $$(SRCS:csrc/%.c=$(1)/obj/%.o)
 	@mkdir -p $$(@D)
 	$(2) $$(LIBFLAG) $(4) -o $$@ $$^ $$(LDFLAGS) $$(LIBS)
+$(1)/sockit/tls.so: $$(TLSSRCS:csrc/%.c=$(1)/obj/%.o)
+	$(2) $$(LIBFLAG) $(4) -o $$@ $$^ $$(LDFLAGS) -lssl -lcrypto
+$(1)/all: $(1)/sockit/core.so FORCE
+	@CFLAGS='$$(CFLAGS)' .ci/tlsbuild $(1) $$(MAKE)
 endef
 $(eval $(call variant,$(BUILD),$$(CC)))
 $(eval $(call variant,$(BUILD)/poll,$$(CC),-DSOCKIT_USE_POLL))
@@ -117,18 +121,14 @@ check: build
 
 rockcheck:
 	$(DEPS) rock
-	@.ci/rockcheck $(SRCS) $(LUAMODS)
+	@.ci/rockcheck $(SRCS) $(TLSSRCS) $(LUAMODS)
 
 dist distcheck:
 	$(DEPS) dist
 	@.ci/$@
 
 install: build
-	install -d $(DESTDIR)$(LUA_CMODDIR)/sockit $(DESTDIR)$(LUA_LMODDIR)/sockit \
-	  $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BUILD)/sockit/core.so $(DESTDIR)$(LUA_CMODDIR)/sockit/core.so
-	install -m 644 $(LUAMODS) $(DESTDIR)$(LUA_LMODDIR)/sockit/
-	install -m 755 bin/sockit $(DESTDIR)$(PREFIX)/bin/sockit
+	@.ci/install $(DESTDIR)$(LUA_CMODDIR) $(DESTDIR)$(LUA_LMODDIR) $(DESTDIR)$(PREFIX)/bin
 
 demo: build
 	$(DEPS) demo

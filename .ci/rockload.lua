@@ -1,6 +1,6 @@
--- rockload.lua TREE [VERSION]: loads sockit.core and sockit from the
--- LuaRocks tree TREE alone and, given VERSION, checks both modules'
--- _VERSION against it.
+-- rockload.lua TREE [VERSION]: loads sockit.core, sockit and sockit.tls
+-- from the LuaRocks tree TREE alone and, given VERSION, checks the first
+-- two modules' _VERSION against it.
 local tree, version = arg[1], arg[2]
 local lv = _VERSION:match("%d+%.%d+")
 package.path = ("%s/share/lua/%s/?.lua;%s/share/lua/%s/?/init.lua"):format(
@@ -23,3 +23,7 @@ for _, name in ipairs({"sockit.core", "sockit"}) do
   print(("%s %s loads from %s"):format(name, tostring(m._VERSION),
     where(name, name == "sockit" and package.path or package.cpath)))
 end
+local tls = require("sockit.tls")
+assert(tls.type(tls.context()) == "context", "sockit.tls makes no context")
+print(("sockit.tls (%s) loads from %s"):format(tls.OPENSSL_VERSION,
+  where("sockit.tls", package.cpath)))

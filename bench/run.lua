@@ -7,7 +7,8 @@
 --   ONLY=pattern        only the benchmarks whose group matches, e.g. "lines"
 --
 -- Every side of a benchmark is its own process (baseline.c,
--- sockit_peer.lua, luasocket_peer.lua), pinned with taskset, talking over
+-- sockit_peer.lua, luasocket_peer.lua; for TLS tls_baseline.c and
+-- tls_peer.lua, with LuaSec), pinned with taskset, talking over
 -- 127.0.0.1. A listening side prints "port N", then every side prints
 -- "result key=value...". The machine may be noisy, so each round runs all
 -- contenders of a benchmark back to back, in an order that rotates from
@@ -25,6 +26,8 @@ local CC = env("CC", "cc")
 local LUA = arg[-1] or "lua5.4"
 local BASELINE = "build/bench-baseline"
 local FILE = "build/bench-file"       -- served by the sendfile benchmark
+local TLS_BASELINE = "build/bench-tls-baseline"
+local TLS_DIR = "build/bench-tls"     -- the TLS server's certificate and key
 local LIMIT = QUICK and 20 or 60   -- seconds any one process may take
 local CHUNK = 65536
 
@@ -32,11 +35,11 @@ local CHUNK = 65536
 local N = QUICK and {
   rounds = 1, reps = 1, bulk = 4 * 1024 * 1024, lines = 20000, line = 24,
   pings = 2000, datagrams = 2000, dgram = 512, handles = 1000,
-  file = 8 * 1024 * 1024,
+  file = 8 * 1024 * 1024, tls = 4 * 1024 * 1024, handshakes = 50,
 } or {
   rounds = 11, reps = 3, bulk = 32 * 1024 * 1024, lines = 1000000, line = 24,
   pings = 10000, datagrams = 20000, dgram = 512, handles = 10000,
-  file = 100 * 1024 * 1024,
+  file = 100 * 1024 * 1024, tls = 64 * 1024 * 1024, handshakes = 500,
 }
 
 -- Peers find the work tree's modules when run.lua is started by hand.
@@ -45,6 +48,7 @@ local PATHS = os.getenv("LUA_CPATH") and ""
 local C = BASELINE
 local SOCKIT = PATHS .. LUA .. " bench/sockit_peer.lua"
 local LUASOCKET = PATHS .. LUA .. " bench/luasocket_peer.lua"
+local TLSPEER = PATHS .. LUA .. " bench/tls_peer.lua"
 
 local function shell(cmd)
   local f = assert(io.popen(cmd))
@@ -259,6 +263,35 @@ local function serving(peer, mode)
   end
 end
 
+-- TLS: the C OpenSSL server (TLS 1.3, AES-128-GCM, no resumption) on one
+-- CPU, the client measured on the other. Bytes per CPU second of the
+-- receiver: the server's cost is the same for every client, and the
+-- receiver's own time is what the library decides.
+local function tlsbulk(client)
+  return function()
+    local _, c = pair({cpu = CPU0, cmd = ("%s source %s/cert.pem %s/key.pem %d")
+      :format(TLS_BASELINE, TLS_DIR, TLS_DIR, N.tls)}, {cpu = CPU1,
+      cmd = ("%s PORT %d %s/cert.pem"):format(client, N.tls, TLS_DIR)})
+    return N.tls / c.cpu, {per_wall_s = N.tls / c.wall}
+  end
+end
+
+-- full handshakes per CPU second of the client (ECDSA P-256, X25519)
+local function tlshandshakes(client)
+  return function()
+    local _, c = pair({cpu = CPU0, cmd = ("%s accept %s/cert.pem %s/key.pem %d")
+      :format(TLS_BASELINE, TLS_DIR, TLS_DIR, N.handshakes)}, {cpu = CPU1,
+      cmd = ("%s PORT %d %s/cert.pem"):format(client, N.handshakes, TLS_DIR)})
+    return N.handshakes / c.cpu, {per_wall_s = N.handshakes / c.wall}
+  end
+end
+
+local function tls(measure, role)
+  return {c = measure(TLS_BASELINE .. " " .. role .. " c"),
+    sockit = measure(TLSPEER .. " " .. role .. " sockit"),
+    luasec = measure(TLSPEER .. " " .. role .. " luasec")}
+end
+
 local cross, same = bulk(CPU1, CPU0), bulk(CPU0, CPU0)
 
 local groups = {
@@ -284,6 +317,8 @@ local groups = {
   {name = "udp receive, batched", run = batched(udpreceive, "batch")},
   {name = "sendfile", run = {c = serving(C, "c"),
     sendfile = serving(SOCKIT, "sendfile"), copy = serving(SOCKIT, "copy")}},
+  {name = "tls bulk", tls = true, reps = N.reps, run = tls(tlsbulk, "sink")},
+  {name = "tls handshakes", tls = true, run = tls(tlshandshakes, "handshake")},
 }
 
 -- Rows of the table: a contender against a baseline of the same group.
@@ -378,6 +413,25 @@ table.insert(rows, {measure = ("serving a %s file, `stream:sendfile`")
 table.insert(rows, {measure = ("serving a %s file, read into strings and "
   .. "`stream:write`, for reference"):format(FILEMB), group = "sendfile",
   contender = "copy", baseline = "c", higher = true, fmt = GBs})
+
+local TLSMB = ("%d MiB"):format(N.tls // (1024 * 1024))
+local TLSGB = {unit = "B/CPU-s", scale = 1e9, suffix = " GB/CPU-s"}
+local HS = {unit = "handshakes/CPU-s", scale = 1, suffix = "/CPU-s", digits = 0}
+table.insert(rows, {measure = ("TLS 1.3 bulk, AES-128-GCM, %s in `Stream:read` "
+  .. "64 KiB, receiver CPU time"):format(TLSMB), group = "tls bulk",
+  contender = "sockit", baseline = "c", higher = true, target = 0.9, fmt = TLSGB})
+table.insert(rows, {measure = ("TLS 1.3 bulk, AES-128-GCM, %s, receiver CPU time")
+  :format(TLSMB), group = "tls bulk", contender = "sockit",
+  baseline = "luasec", higher = true, target = 1.5, fmt = TLSGB})
+table.insert(rows, {measure = "TLS 1.3 bulk, C `SSL_read`, for reference",
+  group = "tls bulk", contender = "c", baseline = "luasec", higher = true,
+  fmt = TLSGB})
+table.insert(rows, {measure = "TLS 1.3 full handshakes (P-256 certificate), "
+  .. "client CPU time", group = "tls handshakes", contender = "sockit",
+  baseline = "luasec", higher = true, target = 1.2, fmt = HS})
+table.insert(rows, {measure = "TLS 1.3 full handshakes, against C OpenSSL, "
+  .. "for reference", group = "tls handshakes", contender = "sockit",
+  baseline = "c", higher = true, fmt = HS})
 
 -- ONLY=pattern keeps the groups whose name matches (a Lua pattern)
 local function keep(list, match)
@@ -485,7 +539,7 @@ local function show(fmt, v)
 end
 
 local NAMES = {c = "C", luasocket = "LuaSocket", recv = "`core.recv`",
-  mib8 = "8 MiB line"}
+  mib8 = "8 MiB line", luasec = "LuaSec"}
 
 -- a figure, followed by the medians of its parts ("heap 56, rss 50")
 local function figure(row, name, v)
@@ -578,8 +632,40 @@ local function makefile()
   end
 end
 
+-- The TLS benchmarks need libssl's headers, sockit.tls and LuaSec; without
+-- one of them they are left out, with the reason, rather than failed.
+local function tlsready()
+  local missing
+  if not os.execute("[ -e /usr/include/openssl/ssl.h ]") then
+    missing = "libssl's headers (libssl-dev)"
+  elseif not os.execute(PATHS .. LUA .. " -e 'require\"sockit.tls\"' 2>/dev/null") then
+    missing = "sockit.tls (make builds it with libssl-dev)"
+  elseif not os.execute(LUA .. " -e 'require\"ssl\"' 2>/dev/null") then
+    missing = "LuaSec (lua-sec)"
+  end
+  if missing then return nil, missing end
+  local cmd = ("%s -O2 -std=c99 -Wall -Wextra -o %s bench/tls_baseline.c -lssl -lcrypto"
+    .. " && mkdir -p %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+    .. " -nodes -keyout %s/key.pem -out %s/cert.pem -subj /CN=localhost -days 2"
+    .. " -addext subjectAltName=IP:127.0.0.1 2>/dev/null"):format(CC, TLS_BASELINE,
+      TLS_DIR, TLS_DIR, TLS_DIR)
+  io.stderr:write(cmd, "\n")
+  if not os.execute(cmd) then return nil, "cannot build bench/tls_baseline.c" end
+  return true
+end
+
+local function droptls(why)
+  io.stderr:write("bench: the TLS benchmarks are left out: no ", why, "\n")
+  groups = keep(groups, function(g) return not g.tls end)
+  rows = keep(rows, function(row) return not row.group:find("^tls") end)
+end
+
 build()
 makefile()
+if #keep(groups, function(g) return g.tls end) > 0 then
+  local ok, why = tlsready()
+  if not ok then droptls(why) end
+end
 local t0 = os.time()
 for r = 1, N.rounds do runround(r) end
 os.remove(FILE)

@@ -4,6 +4,8 @@
 */
 #include "sockit.h"
 
+#include <stdint.h>
+
 
 /* the methods of a socket, which are also functions of the module */
 static const luaL_Reg *const socketmeth[] = {
@@ -55,6 +57,23 @@ static void setrecv (lua_State *L) {
 }
 
 
+/* the functions sockit.tls calls (sockit.h tells why a table of them) */
+static const sockit_API api = {
+  SOCKIT_API_VERSION,
+  sockit_tosock,
+  sockit_toreader, sockit_readerspace, sockit_readeradd,
+  sockit_startwait, sockit_retry,
+  sockit_fail
+};
+
+
+static void setapi (lua_State *L) {
+  /* through an integer: a light userdata has no const */
+  lua_pushlightuserdata(L, (void *)(uintptr_t)&api);
+  lua_setfield(L, LUA_REGISTRYINDEX, SOCKIT_API);
+}
+
+
 /* core.send(s, data) and s:send(data) are the same function */
 LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_newclass(L, SOCKIT_SOCKET, sockit_socket_metameth, socketmeth);
@@ -67,5 +86,6 @@ LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_setfuncs(L, funcs);
   setconstants(L);
   setrecv(L);
+  setapi(L);
   return 1;
 }

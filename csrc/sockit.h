@@ -168,6 +168,34 @@ extern const luaL_Reg sockit_time_funcs[];
 extern const luaL_Reg sockit_poller_meth[], sockit_poller_metameth[],
                       sockit_poller_funcs[];
 
+/*
+** The seam between sockit.core and sockit.tls. Lua loads each C module
+** RTLD_LOCAL, so tls.so cannot call core.so's functions by name: core.so
+** puts this table of them in the registry, as a light userdata under
+** SOCKIT_API, and tls.so takes it after require "sockit.core", refusing
+** a table whose version is not the one it was built with (a core.so
+** and a tls.so from two builds). The table is constant: core.c defines
+** it once for every state. Bump the version with any change below or in
+** the structs these functions take.
+*/
+#define SOCKIT_API          "sockit.api"
+#define SOCKIT_API_VERSION  1
+
+typedef struct sockit_API {
+  int version;
+  /* the open socket at 'arg' (raises otherwise) */
+  sockit_Socket *(*tosock) (lua_State *L, int arg);
+  /* the reader at 'arg' or NULL, its room and what was added to it */
+  sockit_Reader *(*toreader) (lua_State *L, int arg);
+  char *(*readerspace) (lua_State *L, sockit_Reader *r, size_t *n);
+  void (*readeradd) (sockit_Reader *r, size_t n);
+  /* a call that may wait for up to 'timeout', and its retry after 'err' */
+  void (*startwait) (lua_State *L, sockit_Wait *w, double timeout);
+  int (*retry) (sockit_Socket *s, sockit_Wait *w, int err, int events);
+  /* the fail tuple of errno value 'err' */
+  int (*fail) (lua_State *L, int err);
+} sockit_API;
+
 /* resolve.c */
 int sockit_requestfd (lua_State *L, int arg);
 extern const luaL_Reg sockit_request_meth[], sockit_request_metameth[],

@@ -2,10 +2,17 @@
 --
 --   lua5.4 examples/sendmail.lua --from ADDR --to ADDR [--to ADDR...]
 --          [--subject TEXT] [--body TEXT] [--host H] [--port P]
---          [--helo NAME] [--timeout SECONDS]
+--          [--helo NAME] [--timeout SECONDS] [--cafile PEM] [--user NAME]
 --
 -- The body is read from stdin unless --body is given. The host defaults to
 -- "localhost" and the port to the "smtp" service (25).
+--
+-- When the server offers STARTTLS the session moves to TLS before anything
+-- else is sent, with the server's certificate checked against the system's
+-- store (or --cafile) and the name --host; a failed check ends the session.
+-- With --user it then logs in with AUTH PLAIN, the password coming from the
+-- environment variable SMTP_PASSWORD (a command line is visible to every
+-- user of the machine); credentials are never sent without TLS.
 --
 -- This is the reference example of the classic BSD client flow, written with
 -- sockit.core calls one to one: look the host up with gethostbyname, the
@@ -29,7 +36,8 @@ end
 local USAGE = [[
 usage: sendmail.lua --from ADDR --to ADDR [--to ADDR...] [--subject TEXT]
                     [--body TEXT] [--host H] [--port P] [--helo NAME]
-                    [--timeout SECONDS]
+                    [--timeout SECONDS] [--cafile PEM] [--user NAME]
+(the password for --user is taken from the environment: SMTP_PASSWORD)
 ]]
 
 local function fail(...)
@@ -57,7 +65,8 @@ local function parse_args(argv)
     elseif name == "--timeout" then
       opts.timeout = tonumber(value) or usage("--timeout wants a number")
     elseif name == "--from" or name == "--subject" or name == "--body"
-        or name == "--host" or name == "--helo" then
+        or name == "--host" or name == "--helo" or name == "--cafile"
+        or name == "--user" then
       opts[name:sub(3)] = value
     else
       usage("unknown option " .. name)
@@ -65,8 +74,11 @@ local function parse_args(argv)
     i = i + 2
   end
   if not opts.from or #opts.to == 0 then usage("--from and --to are required") end
+  if opts.user then
+    opts.password = os.getenv("SMTP_PASSWORD") or usage("--user needs SMTP_PASSWORD set")
+  end
   -- A CR or LF in a header or envelope value would let it inject commands.
-  local values = { opts.from, opts.subject, opts.helo or "" }
+  local values = { opts.from, opts.subject, opts.helo or "", opts.user or "" }
   for _, to in ipairs(opts.to) do values[#values + 1] = to end
   for _, v in ipairs(values) do
     if v:find("[\r\n]") then usage("line breaks are not allowed in addresses or subject") end
@@ -134,6 +146,69 @@ local function command(conn, line, expected)
   fail("server refused ", line or "the connection", ": ", code, " ", text)
 end
 
+-- The extensions an EHLO reply lists ("STARTTLS", "AUTH" -> "PLAIN LOGIN"),
+-- keyed by upper-case keyword; the reply's first line is the greeting.
+local function extensions(text)
+  local ext, first = {}, true
+  for line in text:gmatch("[^\n]+") do
+    if not first then
+      local keyword, params = line:match("^(%S+)%s*(.*)$")
+      if keyword then ext[keyword:upper()] = params:upper() end
+    end
+    first = false
+  end
+  return ext
+end
+
+-- EHLO, or HELO when the server is too old for it: the extensions.
+local function hello(conn, hostname)
+  send(conn, "EHLO ", hostname, "\r\n")
+  local code, text = read_reply(conn)
+  if code == 250 then return extensions(text) end
+  command(conn, "HELO " .. hostname, { 250 })
+  return {}
+end
+
+-- RFC 3207: after 220 to STARTTLS, the handshake; then everything learnt
+-- before it is forgotten and the client greets again. starttls refuses
+-- ("EPROTO") when the server sent more than its 220 reply: plaintext
+-- bytes waiting there could otherwise be read later as if protected.
+local function starttls(conn, opts, hostname)
+  command(conn, "STARTTLS", { 220 })
+  local ok, err, code = conn:starttls({ cafile = opts.cafile, servername = opts.host })
+  if not ok then fail("STARTTLS with ", opts.host, " failed: ", err, " (", code, ")") end
+  return hello(conn, hostname)
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+-- Base64 (RFC 4648) with arithmetic only: Lua 5.1 has no bit operators.
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local quad = {}
+    for k = 1, 4 do
+      local v = math.floor(n / 64 ^ (4 - k)) % 64
+      quad[k] = B64:sub(v + 1, v + 1)
+    end
+    if not c then quad[4] = "=" end
+    if not b then quad[3] = "=" end
+    out[#out + 1] = table.concat(quad)
+  end
+  return table.concat(out)
+end
+
+-- AUTH PLAIN (RFC 4616): authorization id (empty), user, password.
+local function login(conn, opts, ext)
+  if not conn:tls() then fail("the server offers no STARTTLS: not sending a password") end
+  if not (ext.AUTH and (" " .. ext.AUTH .. " "):find(" PLAIN ", 1, true)) then
+    fail("the server does not offer AUTH PLAIN")
+  end
+  command(conn, "AUTH PLAIN " .. base64("\0" .. opts.user .. "\0" .. opts.password), { 235 })
+end
+
 local function angle(addr)
   if addr:match("^<.*>$") then return addr end
   return "<" .. addr .. ">"
@@ -171,11 +246,9 @@ local function main(argv)
 
   local conn = open_connection(opts.host, opts.port, opts.timeout)
   command(conn, nil, { 220 })                 -- the greeting
-  -- Old servers only know HELO: fall back to it when EHLO is refused.
-  send(conn, "EHLO ", hostname, "\r\n")
-  if read_reply(conn) ~= 250 then
-    command(conn, "HELO " .. hostname, { 250 })
-  end
+  local ext = hello(conn, hostname)
+  if ext.STARTTLS then ext = starttls(conn, opts, hostname) end
+  if opts.user then login(conn, opts, ext) end
   command(conn, "MAIL FROM:" .. angle(opts.from), { 250 })
   for _, rcpt in ipairs(opts.to) do
     command(conn, "RCPT TO:" .. angle(rcpt), { 250, 251 })

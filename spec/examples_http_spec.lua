@@ -7,7 +7,6 @@ local files = require("support.files")
 local proc = require("support.proc")
 local net = require("support.net")
 local sockit = require("sockit")
-local core = env.core()
 
 local q = env.quote
 local HTTP_GET = env.LUA .. "examples/http_get.lua "
@@ -32,21 +31,6 @@ end
 
 local function http_get(args)
   return background(args)()
-end
-
--- A port that is free on both 127.0.0.1 and ::1 right now.
-local function dual_stack_port()
-  for _ = 1, 50 do
-    local s6 = core.socket("inet6", "stream")
-    assert(s6:bind("::1", 0))
-    local _, port = s6:getsockname()
-    local s4 = core.socket("inet", "stream")
-    local ok = s4:bind("127.0.0.1", port)
-    s4:close()
-    s6:close()
-    if ok then return port end
-  end
-  error("no port free on both 127.0.0.1 and ::1")
 end
 
 local NGINX_CONF = [[
@@ -128,7 +112,7 @@ describe("examples/http_get.lua against nginx", function()
     write_file(www .. "/index.html", "<p>index</p>\n")
     write_file(www .. "/small.txt", "hello from nginx\n")
     assert(os.execute("chmod -R a+rX " .. q(dir)))
-    port = dual_stack_port()
+    port = net.dual_stack_port()
     nginx = start_nginx(dir, port)
   end)
 

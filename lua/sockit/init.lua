@@ -11,6 +11,7 @@
 local core = require("sockit.core")
 local server = require("sockit.server")
 local stream = require("sockit.stream")
+local tlsopts = require("sockit.tlsopts")
 local udp = require("sockit.udp")
 local util = require("sockit.util")
 local wait = require("sockit.wait")
@@ -22,15 +23,16 @@ sockit._VERSION = core._VERSION
 -- the names each options table takes; any other raises
 local STREAM = util.names({"timeout", "maxline"})
 local CONNECT = util.names({"timeout", "maxline", "family", "nodelay", "bind",
-                            "happy_eyeballs", "attempt_delay"})
+                            "happy_eyeballs", "attempt_delay", "tls"})
 local LISTEN = util.names({"timeout", "maxline", "family", "nodelay",
-                           "backlog", "reuseaddr"})
-local LISTEN_UNIX = util.names({"timeout", "maxline", "backlog", "unlink"})
+                           "backlog", "reuseaddr", "tls"})
+local LISTEN_UNIX = util.names({"timeout", "maxline", "backlog", "unlink",
+                                "tls"})
 local UDP = util.names({"family", "bind", "connect"})
 local SERVE = util.names({"timeout", "maxline", "family", "nodelay",
-                          "backlog", "reuseaddr", "max", "onerror"})
+                          "backlog", "reuseaddr", "max", "onerror", "tls"})
 local SERVE_UNIX = util.names({"timeout", "maxline", "backlog", "unlink",
-                               "max", "onerror"})
+                               "max", "onerror", "tls"})
 
 -- the options a stream takes: timeout (seconds, nil blocks) and maxline
 local function streamopts(opts, arg, fname)
@@ -56,6 +58,16 @@ end
 local function resolve(host, service, hints, deadline)
   return util.lookup(host, service,
                      wait.resolve(host, service, hints, deadline))
+end
+
+-- the stream s, over TLS once its handshake is done by the deadline; or
+-- the fail tuple, s closed
+local function secure(s, ctx, host, deadline)
+  stream.secure(s, ctx, util.host(host), 3, "connect")
+  local ok, msg, code = stream.handshake(s, deadline)
+  if ok then return s end
+  s:close()
+  return nil, msg, code
 end
 
 -- the options of each attempt of connect: nodelay, bind ({host, port} or
@@ -228,7 +240,9 @@ end
 -- attempt, then the stream's timeout), family, nodelay (default true),
 -- bind = {host, port}, maxline, happy_eyeballs (default true: RFC 8305's
 -- staggered attempts; false tries one address at a time), attempt_delay
--- (seconds between two attempts, default 0.25).
+-- (seconds between two attempts, default 0.25), tls (true, options of
+-- sockit.tls.context or a client context: the handshake, checking host,
+-- is part of the connect, under its timeout).
 function sockit.connect(host, port, opts)
   util.string(host, 1, "connect")
   port = util.port(port, 2, "connect")
@@ -236,6 +250,8 @@ function sockit.connect(host, port, opts)
   local timeout, maxline = connectopts(opts, 3, "connect")
   local family = util.family(opts, 3, "connect")
   local o = attemptopts(opts)
+  local ctx = opts.tls and tlsopts.context(opts.tls, "client", 3, "connect",
+                                           "option 'tls': ")
   local deadline = wait.deadline(timeout)
   local list, msg, code = resolve(host, port,
     {type = "stream", family = family}, deadline)
@@ -247,7 +263,10 @@ function sockit.connect(host, port, opts)
     sock, msg, code = sequential(list, o, deadline)
   end
   if not sock then return nil, msg, code end
-  return stream.new(sock, timeout, maxline)
+  local s = stream.new(sock, timeout, maxline)
+  s.host = host  -- the name starttls checks
+  if not ctx then return s end
+  return secure(s, ctx, host, deadline)
 end
 
 -- sockit.connect_unix(path [, opts]) -> stream; opts: timeout, maxline
@@ -274,7 +293,9 @@ local function serveropts(opts, arg, fname)
     util.argerror(arg, fname, "option 'backlog': value out of range")
   end
   local timeout, maxline = streamopts(opts, arg, fname)
-  return {backlog = backlog, timeout = timeout, maxline = maxline,
+  local tls = opts.tls and tlsopts.context(opts.tls, "server", arg, fname,
+                                           "option 'tls': ")
+  return {backlog = backlog, timeout = timeout, maxline = maxline, tls = tls,
           nodelay = util.option(opts, "nodelay", "boolean", arg, fname),
           reuseaddr = util.option(opts, "reuseaddr", "boolean", arg, fname),
           unlink = util.option(opts, "unlink", "boolean", arg, fname)}
@@ -283,7 +304,9 @@ end
 -- sockit.listen(host, port [, opts]) -> server. host "*" is every
 -- address, IPv6 and IPv4; port 0 picks a free port. opts: backlog,
 -- family, reuseaddr (default true), nodelay, maxline and timeout for the
--- accepted streams.
+-- accepted streams, tls (options of sockit.tls.context, or a server
+-- context: each accepted stream speaks TLS, its handshake at its first
+-- read or write).
 function sockit.listen(host, port, opts)
   util.string(host, 1, "listen")
   port = util.port(port, 2, "listen")
@@ -293,7 +316,7 @@ function sockit.listen(host, port, opts)
 end
 
 -- sockit.listen_unix(path [, opts]) -> server. opts: backlog, maxline,
--- timeout, unlink (remove a stale socket file first)
+-- timeout, unlink (remove a stale socket file first), tls
 function sockit.listen_unix(path, opts)
   util.path(path, 1, "listen_unix")
   opts = util.opts(opts, 2, "listen_unix", LISTEN_UNIX)

@@ -18,7 +18,7 @@ local function new(sock, opts)
   local tcp = core.getoption(sock, "family") ~= "unix"
   return setmetatable({socket = sock, closed = false, timeout = nil,
                        nodelay = tcp and opts.nodelay ~= false,
-                       maxline = opts.maxline,
+                       maxline = opts.maxline, tls = opts.tls,
                        streamtimeout = util.timeout(opts.timeout)}, mt)
 end
 
@@ -28,6 +28,7 @@ function methods:accept()
   local sock, host, port = wait.once(self.socket, "r", core.accept, self.timeout)
   if not sock then return nil, host, port end
   local s = stream.new(sock, self.streamtimeout, self.maxline)
+  if self.tls then stream.secure(s, self.tls, nil, 0, "accept") end
   if port == nil then return s, host end
   -- a refused option leaves the connection as usable as before
   if self.nodelay then core.setoption(sock, "nodelay", true) end
@@ -95,7 +96,20 @@ local function ended(st, co)
   for w in pairs(st.waiting) do wait.wake(w) end
 end
 
+-- a TLS connection's handshake, in its own task before its handler:
+-- true, or false once its failure is reported and the stream closed
+local function handshake(st, s, host, port)
+  local ok, msg, code = stream.handshake(s)
+  if ok then return true end
+  s:close()
+  ended(st, wait.current())
+  report(st, ("TLS handshake failed: %s (%s)"):format(msg, code), nil,
+         host, port)
+  return false
+end
+
 local function connection(st, s, host, port)
+  if s.tlsconn and not handshake(st, s, host, port) then return end
   local ok, e = wait.xpcall(st.handler, traced, s, host, port)
   s:close()
   ended(st, wait.current())

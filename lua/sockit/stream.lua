@@ -8,6 +8,11 @@
 -- received stays in the reader for the next one. The reader's bound read
 -- method, stored as the stream's `read` field, returns a buffered line
 -- without entering Lua; everything else comes here.
+--
+-- A stream over TLS has a sockit.tls connection, `tlsconn`, through which
+-- it receives (into the same reader) and sends; every other line of the
+-- stream is the same. Its calls wait as sockit.core's do (wait.call),
+-- for the direction the connection asks for.
 
 local compat = require("sockit.compat")
 local core = require("sockit.core")
@@ -24,6 +29,7 @@ local recv, recv_into, send = core.recv, core.recv_into, core.send
 local strerror, newreader = core.strerror, core.reader
 local call, deadline_of = wait.call, wait.deadline
 local argerror = util.argerror
+local tlsopts = require("sockit.tlsopts")
 
 local MAXLINE = 64 * 1024     -- default line limit, line end not counted
 local BLOCK = 64 * 1024       -- what one fill of the reader asks for
@@ -33,6 +39,12 @@ local methods, mt, check = object.class("sockit.stream", "stream",
   {"settimeout", "gettimeout", "setoption", "getoption", "peer", "sockname"})
 
 local M = {}
+
+-- the TLS transport: sockit.tls's calls, taking the socket first as
+-- wait.call gives it
+local function tlsrecv(_, conn, r) return conn:recv_into(r) end
+local function tlssend(_, conn, data, i) return conn:send(data, i) end
+local function tlshandshake(_, conn) return conn:handshake() end
 
 -- new(sock, timeout, maxline) -> a stream owning sock. `closed` is nil
 -- until it closes and `timeout` is set only when there is one: an idle
@@ -71,8 +83,13 @@ end
 -- receives more bytes into the reader: true, false at end of stream, or
 -- the fail tuple
 local function fill(self, deadline)
-  local n, msg, code = call(self.socket, "r", recv_into, deadline,
-                            self.reader)
+  local conn, n, msg, code = self.tlsconn
+  if conn then
+    n, msg, code = call(self.socket, "r", tlsrecv, deadline, conn,
+                        self.reader)
+  else
+    n, msg, code = call(self.socket, "r", recv_into, deadline, self.reader)
+  end
   if not n then return nil, msg, code end
   return n > 0
 end
@@ -120,7 +137,7 @@ end
 -- a byte count; 0 tests for the end of stream, as file:read(0)
 local function readcount(self, off, n, deadline, only)
   local r = self.reader
-  if only and n >= BLOCK and #r == 0 then
+  if only and n >= BLOCK and #r == 0 and not self.tlsconn then
     local ok, v, x = readdirect(self, n, deadline)
     if ok ~= nil or v ~= nil then return ok, v, x end
   end
@@ -257,6 +274,11 @@ function methods:read_some(n)
   check(self, "read_some")
   n = util.integer(n, 1, "read_some", 1)
   local r = self.reader
+  if self.tlsconn and not (r and #r > 0) then
+    r = reader(self)
+    local ok, msg, code = fill(self, deadline_of(self.timeout))
+    if not ok then return nil, msg, code end
+  end
   if r and #r > 0 then
     local data = r:sub(0, n)
     r:consume(#data)
@@ -331,9 +353,12 @@ end
 
 -- sends data from byte sent + 1 on: self, or nil, msg, code, sent
 local function sendall(self, data, sent, deadline)
-  local sock, len = self.socket, #data
+  local sock, len, conn = self.socket, #data, self.tlsconn
   while sent < len do
-    local k, msg, code = call(sock, "w", send, deadline, data, sent + 1)
+    local k, msg, code
+    if conn then k, msg, code = call(sock, "w", tlssend, deadline, conn, data,
+                                     sent + 1)
+    else k, msg, code = call(sock, "w", send, deadline, data, sent + 1) end
     if not k then return nil, msg, code, sent end
     sent = sent + k
   end
@@ -430,6 +455,23 @@ local function sendfrom(self, file, offset, count)
   return sent
 end
 
+-- Over TLS the kernel cannot encrypt: the file is read and written
+-- through the connection, a block at a time.
+local function copyfrom(self, file, offset, count)
+  local deadline, sent = deadline_of(self.timeout), 0
+  local ok, msg = file:seek("set", offset)
+  if not ok then return nil, msg, "ESPIPE", 0 end  -- a pipe: no offsets
+  while count == nil or sent < count do
+    local data = file:read(count and min(count - sent, BLOCK) or BLOCK)
+    if data == nil then break end
+    local code, k
+    ok, msg, code, k = sendall(self, data, 0, deadline)
+    if not ok then return nil, msg, code, sent + k end
+    sent = sent + #data
+  end
+  return sent
+end
+
 -- stream:sendfile(file [, offset [, count]]) -> bytes sent, or nil, msg,
 -- code, sent: the bytes of file (a path or an open Lua file) from offset
 -- (default 0), count of them or up to the file's end, sent by the kernel
@@ -444,11 +486,12 @@ function methods:sendfile(file, offset, count)
   end
   offset = offset == nil and 0 or util.integer(offset, 2, "sendfile", 0)
   if count ~= nil then count = util.integer(count, 3, "sendfile", 0) end
-  if not path then return sendfrom(self, file, offset, count) end
+  local from = self.tlsconn and copyfrom or sendfrom
+  if not path then return from(self, file, offset, count) end
   local f = io.open(file, "rb")
   -- the failure to open, told with its code as sockit.core tells it
   if not f then return core.sendfile(self.socket, file, offset, 0) end
-  local r, msg, code, sent = sendfrom(self, f, offset, count)
+  local r, msg, code, sent = from(self, f, offset, count)
   f:close()
   return r, msg, code, sent
 end
@@ -460,6 +503,8 @@ end
 -- stream wakes with nil, msg, "ECANCELED".
 local close = methods.close
 function methods:close()
+  local conn = self.tlsconn
+  if conn then conn:close() end
   close(self)
   local r = self.reader
   if r then r:consume(#r) end
@@ -475,6 +520,54 @@ function methods:shutdown(how)
     argerror(1, "shutdown", format("invalid option '%s'", tostring(how)))
   end
   return core.shutdown(self.socket, how)
+end
+
+---------------------------------------------------------------- TLS
+
+-- handshake(self [, deadline]) -> true or the fail tuple: the TLS
+-- handshake of a stream over TLS, under the deadline (by default, that
+-- of the stream's timeout from now)
+function M.handshake(self, deadline)
+  if deadline == nil then deadline = deadline_of(self.timeout) end
+  return call(self.socket, "r", tlshandshake, deadline, self.tlsconn)
+end
+
+-- secure(self, ctx, name, arg, fname) -> self, now over TLS with a
+-- connection from ctx (a client checking name); no handshake yet
+function M.secure(self, ctx, name, arg, fname)
+  self.tlsconn = tlsopts.connection(ctx, self.socket, name, arg, fname)
+  return self
+end
+
+-- stream:starttls([opts | context]) -> stream, or the fail tuple: the
+-- stream goes on over TLS (a client by default, checking the name it
+-- connected to), once the handshake is done under its timeout. Writes
+-- are never held back, so nothing is left to flush first; bytes received
+-- and not read yet refuse the upgrade (EPROTO, the stream as it was):
+-- they came before the handshake, and must never read as protected.
+function methods:starttls(opts)
+  check(self, "starttls")
+  if self.tlsconn then util.error("starttls: the stream is over TLS already") end
+  if opts == nil then opts = true end
+  local ctx = tlsopts.context(opts, nil, 1, "starttls")
+  local r = self.reader
+  if r and #r > 0 then
+    return nil, "plaintext received before the TLS handshake", "EPROTO"
+  end
+  M.secure(self, ctx, self.host, 1, "starttls")
+  local ok, msg, code = M.handshake(self)
+  if not ok then return nil, msg, code end
+  return self
+end
+
+-- stream:tls() -> nil on a plain stream; else {version, cipher, alpn,
+-- servername, verified, peer}, peer = {subject, issuer, notbefore,
+-- notafter, names} or nil
+function methods:tls()
+  check(self, "tls")
+  local conn = self.tlsconn
+  if not conn then return nil end
+  return conn:info()
 end
 
 -- stream:setmaxline(n) -> stream

@@ -93,6 +93,10 @@ local function inloop(obj, dir, deadline)
   return woken(loopwait(obj, dir, deadline))
 end
 
+-- the direction an op that would block asks for, if it says ("r", "w":
+-- a TLS read that must write first), else the caller's
+local asked = {r = "r", w = "w"}
+
 -- call(sock, dir, op, deadline, ...) inside a task: op at timeout 0 until
 -- it does not need to wait, the waits in the loop
 local function taskcall(sock, dir, op, deadline, ...)
@@ -100,7 +104,7 @@ local function taskcall(sock, dir, op, deadline, ...)
   while true do
     local a, b, c, d = op(sock, ...)
     if a ~= nil or c ~= "EAGAIN" or deadline == 0 then return a, b, c, d end
-    local ok, msg, code = inloop(sock, dir, deadline)
+    local ok, msg, code = inloop(sock, asked[d] or dir, deadline)
     if not ok then return nil, msg, code end
   end
 end
@@ -111,7 +115,8 @@ end
 -- call(sock, dir, op, deadline, ...) -> op(sock, ...), a sockit.core call
 -- that waits for readiness `dir` ("r" or "w") when it would block: in the
 -- loop inside a task, else in sockit.core, the socket's timeout set to
--- what is left before the deadline
+-- what is left before the deadline. An op whose fail tuple has a fourth
+-- value, "r" or "w", after "EAGAIN" is waited for in that direction.
 function wait.call(sock, dir, op, deadline, ...)
   if intask() then return taskcall(sock, dir, op, deadline, ...) end
   local t, passed = left(deadline)

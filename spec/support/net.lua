@@ -21,6 +21,22 @@ function net.freeport(host)
   return port
 end
 
+-- A port that is free on both 127.0.0.1 and ::1 right now.
+function net.dual_stack_port()
+  local core = env.core()
+  for _ = 1, 50 do
+    local s6 = core.socket("inet6", "stream")
+    assert(s6:bind("::1", 0))
+    local _, port = s6:getsockname()
+    local s4 = core.socket("inet", "stream")
+    local ok = s4:bind("127.0.0.1", port)
+    s4:close()
+    s6:close()
+    if ok then return port end
+  end
+  error("no port free on both 127.0.0.1 and ::1")
+end
+
 -- A listening TCP socket on host (default 127.0.0.1), port 0: sock, port.
 function net.listener(host, backlog)
   host = host or "127.0.0.1"
