@@ -11,12 +11,13 @@
 -- read in one task (sockit.readfd), what the peer sends is shown in
 -- another, lines starting with ":" are commands, and a transcript can be
 -- written as a script that replays the session. Everything here uses the
--- public sockit API, but for one call of the layer's own (wait.cancel),
--- and parses on Lua 5.1 to 5.4.
+-- public sockit API, but for two calls of the layer's own (wait.cancel,
+-- stream.handshake), and parses on Lua 5.1 to 5.4.
 
 local sockit = require("sockit")
 local compat = require("sockit.compat")
 local core = require("sockit.core")
+local stream = require("sockit.stream")
 local wait = require("sockit.wait")
 
 local byte, char, find, format, gsub, sub =
@@ -291,6 +292,12 @@ end
 
 ---------------------------------------------------------------- TLS
 
+-- a time of a certificate (seconds since the epoch), in UTC
+local function date(t)
+  if type(t) ~= "number" then return tostring(t) end
+  return os.date("!%Y-%m-%d %H:%M:%S UTC", t)
+end
+
 -- proto.tlsinfo(conn) -> a few lines about the TLS session of conn (from
 -- conn:tls()): protocol, cipher, whether the peer was verified and its
 -- certificate; nil on a plain stream
@@ -306,8 +313,8 @@ function proto.tlsinfo(conn)
   if peer then
     lines[#lines + 1] = "subject: " .. tostring(peer.subject)
     lines[#lines + 1] = "issuer: " .. tostring(peer.issuer)
-    lines[#lines + 1] = format("valid: %s to %s", tostring(peer.notbefore),
-                               tostring(peer.notafter))
+    lines[#lines + 1] = format("valid: %s to %s", date(peer.notbefore),
+                               date(peer.notafter))
     if peer.names and #peer.names > 0 then
       lines[#lines + 1] = "names: " .. concat(peer.names, ", ")
     end
@@ -512,14 +519,15 @@ function commands.log(s, _, arg)
 end
 
 -- :tls upgrades in place: the output task, waiting to read the plain
--- stream, is woken (ECANCELED) and parks while the handshake runs here
+-- stream, is woken (ECANCELED, s.paused) and waits while the handshake
+-- runs here (s.upgrading)
 function commands.tls(s, conn)
   if not s.tls then return notice(s, ":tls: no TLS for this session") end
   if not pcall(require, "sockit.tls") then
     return notice(s, ":tls: TLS is not available (sockit.tls not built)")
   end
   if conn:tls() then return notice(s, ":tls: the stream is TLS already") end
-  s.upgrading = true
+  s.upgrading, s.paused = true, true
   wait.cancel(conn.socket)
   local ok, msg, code = conn:starttls(s.tls ~= true and s.tls or nil)
   s.upgrading = false
@@ -653,16 +661,17 @@ local function input(s, conn)
 end
 
 -- the output side: what arrives is shown until the peer closes, the
--- stream is closed (ECANCELED) or fails. While :tls upgrades the stream
--- (s.upgrading) it waits, parked until woken.
+-- stream is closed (ECANCELED) or fails. A wait that :tls cancelled
+-- (s.paused) goes on once the upgrade is over, parked until then.
 local function output(s, conn)
   s.outtask = wait.current()
   while not conn.closed do  -- closed by the input task after a failure
     local data, msg, code = conn:read_some(BLOCK)
     if data then
       show(s, data)
-    elseif code == "ECANCELED" and s.upgrading then
-      wait.sleep(math.huge)
+    elseif code == "ECANCELED" and s.paused then
+      s.paused = nil
+      while s.upgrading do wait.sleep(math.huge) end
     elseif msg and code ~= "ECANCELED" then
       return nil, msg, code
     else
@@ -681,6 +690,15 @@ end
 -- true, or the fail tuple of the side that failed
 local function run(s, conn)
   local failure
+  -- a TLS server's stream shakes hands at its first read or write: here,
+  -- before two tasks read and write it at once
+  if conn.tlsconn then
+    local ok, msg, code = stream.handshake(conn)
+    if not ok then
+      reportfail("TLS handshake", msg, code)
+      return nil, msg, code
+    end
+  end
   s.over = false
   sockit.spawn(function()
     local what, msg, code = input(s, conn)
