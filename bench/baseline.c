@@ -4,6 +4,8 @@
 ** speaks to it through its command line and stdout (see run.lua).
 **
 **   baseline sink c BYTES                  receive BYTES, 64 KiB per recv
+**   baseline sink copy BYTES               the same, each receive copied
+**                                          into fresh memory
 **   baseline source c PORT BYTES CHUNK [LINE]
 **                                          send BYTES in CHUNK-byte sends;
 **                                          with LINE, a newline ends every
@@ -121,13 +123,32 @@ static void sendall (int fd, const char *p, size_t len) {
 }
 
 
-static int sink (long long expect) {
+/*
+** The "copy" sink's work beside each receive: the bytes copied into
+** fresh memory, as a receive into a new Lua string is, kept until the
+** next receive (volatile: the compiler must not drop the copy).
+*/
+static char *volatile copied;
+
+static void copyout (const char *p, size_t n) {
+  char *q = malloc(n);
+  if (q == NULL) die("malloc");
+  memcpy(q, p, n);
+  free(copied);
+  copied = q;
+}
+
+
+static int sink (long long expect, int copy) {
   static char buf[RECVSIZE];
   int fd = acceptone();
   double t0 = wall(), c0 = cpu();
   long long total = 0;
   ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) total += n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+    total += n;
+    if (copy) copyout(buf, (size_t)n);
+  }
   if (n < 0) die("recv");
   printf("result bytes=%lld wall=%.9f cpu=%.9f\n", total, wall() - t0,
          cpu() - c0);
@@ -315,7 +336,7 @@ static int filesource (int port, const char *path) {
 int main (int argc, char **argv) {
   const char *role = argc > 1 ? argv[1] : "";
   if (strcmp(role, "sink") == 0 && argc == 4)
-    return sink(number(argv[3]));
+    return sink(number(argv[3]), strcmp(argv[2], "copy") == 0);
   if (strcmp(role, "source") == 0 && (argc == 6 || argc == 7))
     return source((int)number(argv[3]), number(argv[4]),
                   (size_t)number(argv[5]),

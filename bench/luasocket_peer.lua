@@ -77,10 +77,11 @@ function roles.pong()
   local c = acceptone()
   c:setoption("tcp-nodelay", true)
   local c0, rounds = os.clock(), 0
+  -- checked as baseline.c checks, without a call to assert per call
   while true do
     local b = c:receive(1)
     if not b then break end
-    assert(c:send(b))
+    if c:send(b) ~= 1 then error("send failed") end
     rounds = rounds + 1
   end
   report("rounds=%d cpu=%.9f", rounds, os.clock() - c0)
@@ -93,8 +94,7 @@ function roles.ping(port, rounds)
   c:setoption("tcp-nodelay", true)
   local t0, c0 = socket.gettime(), os.clock()
   for _ = 1, rounds do
-    assert(c:send("x"))
-    assert(c:receive(1))
+    if c:send("x") ~= 1 or c:receive(1) ~= "x" then error("ping failed") end
   end
   c:close()
   report("wall=%.9f cpu=%.9f", socket.gettime() - t0, os.clock() - c0)

@@ -153,15 +153,17 @@ static int l_accept (lua_State *L) {
 ** the range [i, j] that follows it, as string.sub does.
 */
 static const char *checkdata (lua_State *L, int arg, size_t *len) {
-  sockit_Buffer *b = (sockit_Buffer *)luaL_testudata(L, arg, SOCKIT_BUFFER);
+  int t = lua_type(L, arg);
+  sockit_Buffer *b;
   const char *p;
   size_t start;
-  if (b != NULL) {
+  /* a string first: the buffer's test costs a registry lookup */
+  if (t == LUA_TSTRING || t == LUA_TNUMBER)
+    p = lua_tolstring(L, arg, len);
+  else if ((b = (sockit_Buffer *)luaL_testudata(L, arg, SOCKIT_BUFFER))) {
     p = b->data;
     *len = b->len;
   }
-  else if (lua_type(L, arg) == LUA_TSTRING || lua_type(L, arg) == LUA_TNUMBER)
-    p = lua_tolstring(L, arg, len);
   else
     return (void)luaL_typeerror(L, arg, "string or buffer"), NULL;
   *len = sockit_range(L, arg + 1, *len, &start);

@@ -225,18 +225,39 @@ static int failed (lua_State *L, const sockit_API *api, sockit_TLSConn *c,
 }
 
 
+/*
+** One call of 'step' on up to n bytes at p (none for a handshake) under
+** the socket's timeout, more of it taken while no wait is needed: the
+** bytes done (0: the end of the stream), or -1 with the fail tuple
+** pushed, *nret values.
+*/
+static int call (lua_State *L, sockit_TLSConn *c, sockit_Socket *s,
+                 Step step, char *p, int n, int *nret) {
+  const sockit_API *api = sockit_tlsapi(L);
+  sockit_Wait w;
+  int events = 0, done;
+  api->startwait(L, &w, s->timeout);
+  done = drive(api, c, s, &w, step, p, n, &events);
+  if (done == 0 && step != readstep) {
+    setfailed(c, SSL_ERROR_ZERO_RETURN);
+    done = -1;
+  }
+  if (done < 0) {
+    *nret = failed(L, api, c, &w, events);
+    return -1;
+  }
+  if (done > 0 && step != handshakestep) done = more(c, step, p, done, n);
+  ERR_clear_error();
+  return done;
+}
+
+
 /* conn:handshake() -> true; the fail tuple (+ dir) as the other calls */
 static int l_handshake (lua_State *L) {
-  const sockit_API *api = sockit_tlsapi(L);
   sockit_Socket *s;
   sockit_TLSConn *c = toconn(L, &s);
-  sockit_Wait w;
-  int events = 0, r;
-  api->startwait(L, &w, s->timeout);
-  r = drive(api, c, s, &w, handshakestep, NULL, 0, &events);
-  if (r == 0) setfailed(c, SSL_ERROR_ZERO_RETURN);
-  if (r <= 0) return failed(L, api, c, &w, events);
-  ERR_clear_error();
+  int nret;
+  if (call(L, c, s, handshakestep, NULL, 0, &nret) < 0) return nret;
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -251,19 +272,14 @@ static int l_recv_into (lua_State *L) {
   sockit_Socket *s;
   sockit_TLSConn *c = toconn(L, &s);
   sockit_Reader *r = api->toreader(L, 2);
-  sockit_Wait w;
   size_t room = 0;
   char *p;
-  int n, got, events = 0;
+  int got, nret;
   luaL_argexpected(L, r != NULL, 2, "sockit.reader");
   p = api->readerspace(L, r, &room);
   if (p == NULL) return luaL_error(L, "not enough memory");
-  n = room > INT_MAX ? INT_MAX : (int)room;
-  api->startwait(L, &w, s->timeout);
-  got = drive(api, c, s, &w, readstep, p, n, &events);
-  if (got < 0) return failed(L, api, c, &w, events);
-  if (got > 0) got = more(c, readstep, p, got, n);
-  ERR_clear_error();
+  got = call(L, c, s, readstep, p, room > INT_MAX ? INT_MAX : (int)room, &nret);
+  if (got < 0) return nret;
   api->readeradd(r, (size_t)got);
   lua_pushinteger(L, got);
   return 1;
@@ -272,28 +288,23 @@ static int l_recv_into (lua_State *L) {
 
 /* conn:send(data [, i]) -> bytes of data from its i-th (default 1) sent */
 static int l_send (lua_State *L) {
-  const sockit_API *api = sockit_tlsapi(L);
   sockit_Socket *s;
   sockit_TLSConn *c = toconn(L, &s);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   lua_Integer i = luaL_optinteger(L, 3, 1);
-  sockit_Wait w;
-  int n, sent, events = 0;
+  int sent, nret;
   luaL_argcheck(L, i >= 1 && (lua_Unsigned)i <= len + 1, 3,
                 "index out of range");
   len -= (size_t)(i - 1);
-  n = len > INT_MAX ? INT_MAX : (int)len;
-  if (n == 0) {
+  if (len == 0) {
     lua_pushinteger(L, 0);
     return 1;
   }
-  api->startwait(L, &w, s->timeout);
   /* SSL_write takes no const: it only reads */
-  sent = drive(api, c, s, &w, writestep, (void *)(size_t)(data + i - 1), n,
-               &events);
-  if (sent <= 0) return failed(L, api, c, &w, events);
-  sent = more(c, writestep, (char *)(size_t)(data + i - 1), sent, n);
+  sent = call(L, c, s, writestep, (char *)(size_t)(data + i - 1),
+              len > INT_MAX ? INT_MAX : (int)len, &nret);
+  if (sent < 0) return nret;
   lua_pushinteger(L, sent);
   return 1;
 }

@@ -7,7 +7,9 @@
 */
 #include "tls.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -123,9 +125,21 @@ static void setciphers (lua_State *L, SSL_CTX *ctx) {
 }
 
 
+/* OpenSSL reads a capath lazily, at the first check: look at it now */
+static void checkdir (lua_State *L, const char *path) {
+  struct stat st;
+  const char *why;
+  if (stat(path, &st) != 0) why = strerror(errno);
+  else if (!S_ISDIR(st.st_mode)) why = "not a directory";
+  else return;
+  opterror(L, "capath", lua_pushfstring(L, "cannot load '%s' (%s)", path, why));
+}
+
+
 /* cafile and capath, or else (client) the system store */
 static int settrust (lua_State *L, sockit_TLSContext *t) {
   const char *file = optstring(L, "cafile"), *path = optstring(L, "capath");
+  if (path != NULL) checkdir(L, path);
   if (file != NULL || path != NULL) {
     if (!SSL_CTX_load_verify_locations(t->ctx, file, path))
       loaderror(L, file != NULL ? "cafile" : "capath",
@@ -219,8 +233,8 @@ static void setalpn (lua_State *L, sockit_TLSContext *t) {
     size_t len;
     const char *name;
     lua_geti(L, list, i);
-    name = lua_tolstring(L, -1, &len);
-    if (lua_type(L, -1) != LUA_TSTRING || len < 1 || len > 255)
+    name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (name == NULL || len < 1 || len > 255)
       opterror(L, "alpn", "names of 1 to 255 bytes expected");
     lua_pop(L, 1);
     luaL_addchar(&b, (char)len);

@@ -1091,6 +1091,95 @@ C("udp:recvmany", R(2, "out of range"), S.udpobj, 1, 65537)
 C("udp:recvmany", F("EAGAIN"), S.udpobj, 4)
 C("udp:recvmany", R(false, "closed socket"), S.closedudp, 1)
 
+---------------------------------------------------------------- sockit.tls
+-- where it is built: its functions, its connection's methods as
+-- "tlsconn:name", and the tls = option of the layer
+
+local has_tls, tls = pcall(require, "sockit.tls")
+if has_tls then
+  for k, v in pairs(tls) do FN["tls." .. k] = v end
+  function make.tlsctx() return tls.context() end
+  function make.tlsconn(keep)
+    return tls.connection(tls.context(), make.pair(keep), "localhost")
+  end
+  local keep = {}
+  local conn = make.tlsconn(keep)
+  for k, v in pairs(getmetatable(conn).__index) do FN["tlsconn:" .. k] = v end
+  conn:close()
+  for _, x in ipairs(keep) do core.close(x) end
+
+  local NOFILE = "/nonexistent/sockit.pem"
+  C("tls.context", R(1), "strict")
+  C("tls.context", R(1, "unknown option 'bogus'"), {bogus = true})
+  C("tls.context", R(1, "unknown option '1'"), {"verify"})
+  C("tls.context", R(1, "option 'verify': boolean expected"), {verify = "yes"})
+  C("tls.context", R(1, "option 'mode': invalid value"), {mode = "proxy"})
+  C("tls.context", R(1, "option 'cafile': string expected"), {cafile = true})
+  C("tls.context", R(1, "option 'cafile': cannot load"), {cafile = NOFILE})
+  C("tls.context", R(1, "option 'capath': cannot load"), {capath = NOFILE})
+  C("tls.context", R(1, "option 'min_version': invalid value"), {min_version = "tls1.1"})
+  C("tls.context", R(1, "option 'max_version': string expected"), {max_version = 1.3})
+  C("tls.context", R(1, "option 'max_version': below"),
+    {min_version = "tls1.3", max_version = "tls1.2"})
+  C("tls.context", R(1, "option 'ciphers'"), {ciphers = "NO-SUCH-CIPHER"})
+  C("tls.context", R(1, "option 'ciphersuites'"), {ciphersuites = "NO_SUCH_SUITE"})
+  C("tls.context", R(1, "option 'alpn': table expected"), {alpn = "h2"})
+  C("tls.context", R(1, "option 'alpn': empty"), {alpn = {}})
+  C("tls.context", R(1, "option 'alpn': names"), {alpn = {""}})
+  C("tls.context", R(1, "option 'alpn': names"), {alpn = {("x"):rep(256)}})
+  C("tls.context", R(1, "option 'alpn': names"), {alpn = {"h2", 2}})
+  C("tls.context", R(1, "option 'servername': invalid"), {servername = ""})
+  C("tls.context", R(1, "option 'servername': invalid"), {servername = LONGHOST:rep(2)})
+  C("tls.context", R(1, "option 'certificate': required"), {mode = "server"})
+  C("tls.context", R(1, "option 'key': required"), {certificate = NOFILE})
+  C("tls.context", R(1, "option 'certificate': required"), {key = NOFILE})
+  C("tls.context", R(1, "option 'certificate': cannot load"),
+    {mode = "server", certificate = NOFILE, key = NOFILE})
+  C("tls.context", R(1, "option 'verify'"),
+    {mode = "server", verify = true, certificate = NOFILE, key = NOFILE})
+  C("tls.context", OK(function(ctx) assert.are.equal("client", ctx:mode()) end))
+  C("tls.type", OK(nil), 1)
+  C("tls.type", OK(nil), S.tcp)
+  C("tls.type", OK("context"), S.tlsctx)
+  C("tls.type", OK("connection"), S.tlsconn)
+  C("tls.connection", R(1), nil, S.tcp)
+  C("tls.connection", R(1), S.tcp, S.tcp)
+  C("tls.connection", R(2), S.tlsctx, nil)
+  C("tls.connection", R(2, "closed socket"), S.tlsctx, S.closed)
+  C("tls.connection", R(3, "name"), S.tlsctx, S.tcp)
+  C("tls.connection", R(3, "invalid name"), S.tlsctx, S.tcp, "")
+  C("tls.connection", R(3, "invalid name"), S.tlsctx, S.tcp, LONGHOST:rep(2))
+  C("tlsconn:recv_into", R(1), S.file, S.buffer)
+  C("tlsconn:recv_into", R(2, "sockit.reader"), S.tlsconn, S.buffer)
+  C("tlsconn:send", R(2), S.tlsconn, {})
+  C("tlsconn:send", R(3, "out of range"), S.tlsconn, "abc", 5)
+  C("tlsconn:send", R(3, "out of range"), S.tlsconn, "abc", 0)
+  C("tlsconn:send", OK(0), S.tlsconn, "abc", 4)
+  C("tlsconn:handshake", R(1), S.tcp)
+  C("tlsconn:info", R(1), nil)
+  C("tlsconn:close", OK(true), S.tlsconn)
+
+  C("sockit.connect", R(3, "option 'tls': true, table"), "127.0.0.1", 9, {tls = 5})
+  C("sockit.connect", R(3, "option 'tls': unknown option 'bogus'"),
+    "127.0.0.1", 9, {tls = {bogus = 1}})
+  C("sockit.connect", R(3, "option 'tls': option 'verify'"),
+    "127.0.0.1", 9, {tls = {verify = 0}})
+  C("sockit.listen", R(3, "option 'tls': a server needs"), "127.0.0.1", 0, {tls = true})
+  C("sockit.listen", R(3, "option 'tls': option 'certificate'"), "127.0.0.1", 0, {tls = {}})
+  C("sockit.listen", R(3, "option 'tls': a server context expected"),
+    "127.0.0.1", 0, {tls = S.tlsctx})
+  C("sockit.serve", R(4, "option 'tls'"), "127.0.0.1", 0, function() end, {tls = true})
+  C("sockit.listen_unix", R(2, "option 'tls'"), "/nonexistent/sock", {tls = 1})
+  C("sockit.serve_unix", R(3, "option 'tls'"), "/nonexistent/sock", function() end,
+    {tls = "yes"})
+  C("stream:starttls", R(1, "unknown option 'bogus'"), S.stream, {bogus = 1})
+  C("stream:starttls", R(1, "true, table"), S.stream, 5)
+  C("stream:starttls", R(1, "name"), S.stream)
+  C("stream:starttls", R(false, "closed"), S.closedstream)
+  C("stream:tls", OK(nil), S.stream)
+  C("stream:tls", R(false, "closed"), S.closedstream)
+end
+
 ---------------------------------------------------------------- the specs
 
 local function title(i, case)

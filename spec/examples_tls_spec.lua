@@ -12,20 +12,9 @@ local servers = require("support.tlsservers")
 local q = env.quote
 local run = proc.exec
 
-local has_tls, tls = pcall(require, "sockit.tls")
-
-local function describe_tls(name, body)
-  describe(name, function()
-    if not has_tls then
-      pending("sockit.tls is not built: " .. tostring(tls):match("[^\n]*"))
-      return
-    end
-    body()
-  end)
-end
-
-local pki
-if has_tls then pki = require("support.pki").get() end
+local tlsspec = require("support.tlsspec")
+local pki = tlsspec.pki
+local describe_tls, defer = tlsspec.helpers(describe, pending, after_each)
 
 describe_tls("examples/https_get.lua against nginx", function()
   local nginx
@@ -79,11 +68,11 @@ describe_tls("examples/sendmail.lua with STARTTLS", function()
 
   it("delivers through aiosmtpd, which requires STARTTLS", function()
     local server = servers.aiosmtpd(pki)
-    finally(function() servers.stop(server) end)
+    defer(function() servers.stop(server) end)
     local status, _, err = sendmail(server.port,
       "--subject " .. q("over tls") .. " --cafile " .. q(pki.root.cert))
     assert.are.equal(0, status, err)
-    servers.stop(server)
+    -- aiosmtpd's handler printed the message before it answered 250
     local log = servers.log(server)
     assert.is_truthy(log:find("Subject: over tls", 1, true), log)
     assert.is_truthy(log:find("\n..two dots", 1, true), log)
@@ -91,7 +80,7 @@ describe_tls("examples/sendmail.lua with STARTTLS", function()
 
   it("refuses a server whose certificate it cannot check", function()
     local server = servers.aiosmtpd(pki)
-    finally(function() servers.stop(server) end)
+    defer(function() servers.stop(server) end)
     local status, _, err = sendmail(server.port, "--subject s")
     assert.are.equal(1, status)
     assert.is_truthy(err:find("(ECERT)", 1, true), err)
@@ -139,7 +128,7 @@ describe_tls("examples/sendmail.lua with STARTTLS", function()
 
   it("refuses plaintext injected after the STARTTLS reply, with EPROTO", function()
     local server = servers.injector()
-    finally(function() servers.stop(server) end)
+    defer(function() servers.stop(server) end)
     local status, _, err = sendmail(server.port, "--user alice --cafile "
       .. q(pki.root.cert), "open sesame")
     assert.are.equal(1, status)

@@ -69,6 +69,29 @@ describe("the reader's fills", function()
     assert.equal("", s:read("a"))
   end)
 
+  it("takes no more than a large count misses, after a partial receive",
+     function()
+    local a, b = core.socketpair()
+    local sa, sb = sockit.stream(a), sockit.stream(b)
+    finally(function() sa:close(); sb:close() end)
+    local data, got, left = net.bytes(BLOCK + 1000), nil, nil
+    sockit.spawn(function()
+      got = assert(sb:read(#data))
+      left = #sb.reader
+    end)
+    sockit.spawn(function()
+      assert(sa:write(data:sub(1, 1000)))
+      sockit.sleep(0)
+      assert(sa:write(data:sub(1001), "next"))
+    end)
+    sockit.run()
+    assert.equal(data, got)
+    -- "next" stayed with the kernel: the next count starts on an empty
+    -- reader, and takes the path without a copy through it
+    assert.equal(0, left)
+    assert.equal("next", sb:read(4))
+  end)
+
   it("keeps every byte when a fill fails after partial data", function()
     local a, s = pair()
     sendall(a, "first\nsec")
@@ -213,6 +236,72 @@ describe("the reader's memory", function()
     assert.is_true(s.reader:capacity() < 4096)
     assert.equal("tail", s:read("a"))
     assert.equal(0, s.reader:capacity())
+  end)
+
+  -- A task reads fmt while another writes size bytes of `byte`, waits
+  -- until the reader holds all of them, notes the reader's capacity and
+  -- the heap's growth, then sends tail (and for "a" the end of stream).
+  local function whileread(fmt, size, byte, tail)
+    local a, b = core.socketpair()
+    local w, s = sockit.stream(a), sockit.stream(b, {maxline = size + 64})
+    finally(function() w:close(); s:close() end)
+    local data, got, cap, grown = byte:rep(size), nil, nil, nil
+    collectgarbage()
+    collectgarbage()
+    local base = collectgarbage("count") * 1024
+    sockit.spawn(function() got = assert(s:read(fmt)) end)
+    sockit.spawn(function()
+      assert(w:write(data))
+      while #s.reader < size do sockit.sleep(0) end
+      cap = s.reader:capacity()
+      collectgarbage()
+      collectgarbage()
+      grown = collectgarbage("count") * 1024 - base
+      assert(w:write(tail))
+      if fmt == "a" then w:shutdown("w") end
+    end)
+    sockit.run()
+    return got, s, cap, grown
+  end
+
+  it("holds one copy of 8 MiB read by \"a\"", function()
+    local size = 8 * 1024 * 1024
+    local got, s, cap, grown = whileread("a", size, "a", "end")
+    assert.equal(size + 3, #got)
+    assert.is_true(cap < 2 * size)
+    assert.is_true(grown < 2 * size, ("heap grew %d bytes"):format(grown))
+    assert.equal(0, s.reader:capacity())
+  end)
+
+  it("holds one copy of 8 MiB of white space before \"n\"", function()
+    local size = 8 * 1024 * 1024
+    local got, s, cap, grown = whileread("n", size, " ", "42 ")
+    assert.equal(42, got)
+    assert.is_true(cap < 2 * size)
+    assert.is_true(grown < 2 * size, ("heap grew %d bytes"):format(grown))
+    assert.is_true(s.reader:capacity() < 4096)
+  end)
+
+  it("is not there while a Stream is idle: 1,000 of them hold no buffer",
+     function()
+    local count, streams = 1000, {}
+    finally(function()
+      for _, s in ipairs(streams) do s:close() end
+    end)
+    for i = 1, count + 1 do streams[i] = false end
+    streams[count + 1] = sockit.stream(assert(core.socket("inet", "stream")))
+    collectgarbage()
+    collectgarbage()
+    local base = collectgarbage("count") * 1024
+    for i = 1, count do
+      streams[i] = sockit.stream(assert(core.socket("inet", "stream")))
+    end
+    collectgarbage()
+    collectgarbage()
+    local each = (collectgarbage("count") * 1024 - base) / count
+    -- 160 bytes on Lua 5.4, 336 on LuaJIT; a buffer would be 64 KiB
+    assert.is_true(each < 512, ("%d bytes per idle stream"):format(each))
+    assert.is_nil(streams[1].reader)
   end)
 
   -- a socketpair holds less than 10 MB: a task writes while one reads

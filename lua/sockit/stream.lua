@@ -82,13 +82,14 @@ end
 
 -- receives more bytes into the reader: true, false at end of stream, or
 -- the fail tuple
-local function fill(self, deadline)
+local function fill(self, deadline, want)
   local conn, n, msg, code = self.tlsconn
   if conn then
     n, msg, code = call(self.socket, "r", tlsrecv, deadline, conn,
                         self.reader)
   else
-    n, msg, code = call(self.socket, "r", recv_into, deadline, self.reader)
+    n, msg, code = call(self.socket, "r", recv_into, deadline, self.reader,
+                        want)
   end
   if not n then return nil, msg, code end
   return n > 0
@@ -125,6 +126,13 @@ end
 -- into the reader and out (measured: Stream read(65536) went from 0.78x
 -- core.recv's rate to 0.9x). Less goes into the reader: true, nil, or
 -- the fail tuple or end of stream as readcount returns them.
+--
+-- readcount's fills for such a count ask for the bytes still missing,
+-- no more. A fill that took more left the next count's first bytes
+-- buffered, so every later read went through the reader, its leftover
+-- moved to the front before each fill (measured on 1 CPU, where the
+-- sender is often preempted mid-send: 2,256 receives for 4,096 reads of
+-- 64 KiB, 0.85x core.recv's rate; 4,100 receives and 0.92x this way).
 local function readdirect(self, n, deadline)
   local data, msg, code = call(self.socket, "r", recv, deadline,
                                min(n, RECVMAX))
@@ -148,7 +156,10 @@ local function readcount(self, off, n, deadline, only)
     return true, ok and "" or nil, off
   end
   while #r - off < n do
-    local ok, msg, code = fill(self, deadline)
+    -- a large count's fill asks for what is missing, a MiB at most (a
+    -- count from the peer reserves no memory before its bytes arrive)
+    local want = n >= BLOCK and min(n - (#r - off), RECVMAX) or nil
+    local ok, msg, code = fill(self, deadline, want)
     if ok == nil then return nil, msg, code end
     if not ok then return rest(self, off, #r - off) end
   end
@@ -233,14 +244,17 @@ local function checkformats(fname, n, ...)
   end
 end
 
+-- the value of a call's only format, its bytes consumed; or the fail
+-- tuple, nothing consumed
+local function single(self, ok, v, x)
+  if not ok then return nil, v, x end
+  self.reader:consume(x)
+  return v
+end
+
 local function readformats(self, n, ...)
   local deadline, r = deadline_of(self.timeout), self.reader
-  if n == 1 then
-    local ok, v, x = readone(self, 0, ..., deadline, true)
-    if not ok then return nil, v, x end
-    r:consume(x)
-    return v
-  end
+  if n == 1 then return single(self, readone(self, 0, ..., deadline, true)) end
   local out, off = {}, 0
   for i = 1, n do
     local ok, v, x = readone(self, off, select(i, ...), deadline)
@@ -264,6 +278,13 @@ function methods:read(...)
   reader(self)
   local n = select("#", ...)
   if n == 0 then return readformats(self, 1, "l") end
+  local fmt = ...
+  if n == 1 and math_type(fmt) == "integer" and fmt >= 0 then
+    -- a count alone (bulk data) needs no more checks: measured, 2,500
+    -- instructions less per read
+    return single(self, readcount(self, 0, fmt, deadline_of(self.timeout),
+                                  true))
+  end
   checkformats("read", n, ...)
   return readformats(self, n, ...)
 end
@@ -395,6 +416,12 @@ local function descriptors(fds)
   return list
 end
 
+-- descriptors travel beside the bytes, where TLS cannot protect them, and
+-- a raw message would corrupt the TLS stream: refused
+local function plain(self, fname)
+  if self.tlsconn then util.error(fname .. ": not on a stream over TLS") end
+end
+
 -- core.sendmsg, its raise told as sendfds's
 local function sendmsg(sock, data, fds)
   return object.reraise("sendfds", pcall(core.sendmsg, sock, data, fds))
@@ -405,6 +432,7 @@ end
 -- going with its first byte; a Unix stream only
 function methods:sendfds(data, fds)
   check(self, "sendfds")
+  plain(self, "sendfds")
   util.string(data, 1, "sendfds")
   if data == "" then argerror(1, "sendfds", "data must not be empty") end
   fds = descriptors(fds)
@@ -423,6 +451,7 @@ end
 -- read with recvfds only.
 function methods:recvfds(n, maxfds)
   check(self, "recvfds")
+  plain(self, "recvfds")
   n = util.integer(n, 1, "recvfds", 1)
   if maxfds ~= nil then maxfds = util.integer(maxfds, 2, "recvfds", 0, 253) end
   local r = self.reader

@@ -9,13 +9,19 @@ local fds = require("support.fds")
 
 local files = {}
 
-local tmpdirs = {}
--- A fresh temporary directory, removed by files.cleanup().
-function files.tmpdir()
-  local p = assert(io.popen("mktemp -d /tmp/sockit-spec.XXXXXX"))
+-- A fresh directory /tmp/PREFIX.XXXXXX that the caller removes.
+function files.mkdtemp(prefix)
+  local p = assert(io.popen("mktemp -d /tmp/" .. prefix .. ".XXXXXX"))
   local dir = p:read("l")
   p:close()
   assert(dir and #dir > 0, "mktemp -d failed")
+  return dir
+end
+
+local tmpdirs = {}
+-- A fresh temporary directory, removed by files.cleanup().
+function files.tmpdir()
+  local dir = files.mkdtemp("sockit-spec")
   tmpdirs[#tmpdirs + 1] = dir
   return dir
 end

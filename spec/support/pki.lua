@@ -19,6 +19,7 @@
 --   other_client  a client certificate from other_root
 
 local env = require("support.env")
+local files = require("support.files")
 
 local pki = {}
 
@@ -69,21 +70,11 @@ local NAMES = {"root", "leaf", "expired", "wrongname", "nameonly",
 
 local made
 
-local function tmpdir()
-  local p = assert(io.popen("mktemp -d /tmp/sockit-pki.XXXXXX"))
-  local dir = p:read("l")
-  p:close()
-  assert(dir and #dir > 0, "mktemp -d failed")
-  return dir
-end
-
 -- openssl is not under test: it runs without the runtimes make asan preloads
 local function make()
-  local dir = tmpdir()
+  local dir = files.mkdtemp("sockit-pki")
   local script = dir .. "/make.sh"
-  local f = assert(io.open(script, "w"))
-  f:write(SCRIPT)
-  f:close()
+  files.write(script, SCRIPT)
   local p = assert(io.popen(("env -u LD_PRELOAD sh %s %s 2>&1"):format(
     env.quote(script), env.quote(dir))))
   local log = p:read("a")

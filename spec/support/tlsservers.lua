@@ -17,18 +17,14 @@ local net = require("support.net")
 
 local q = env.quote
 local CLEAN = "env -u LD_PRELOAD "
-local PYTHON = "/usr/bin/python3 -u "
+local PYTHON = "/usr/bin/python3 -u"
 
 local servers = {}
 
 -- A directory of our own: support.files removes its ones after each spec,
 -- these servers live as long as a describe block.
 local function tmpdir()
-  local p = assert(io.popen("mktemp -d /tmp/sockit-server.XXXXXX"))
-  local dir = p:read("l")
-  p:close()
-  assert(dir and #dir > 0, "mktemp -d failed")
-  return dir
+  return files.mkdtemp("sockit-server")
 end
 
 -- Starts `cmd` and reads what it prints (stdout and stderr) up to the first
@@ -182,7 +178,9 @@ cert, key, out = sys.argv[1:4]
 def authenticator(server, session, envelope, mechanism, data):
     ok = (isinstance(data, LoginPassword) and data.login == b"alice"
           and data.password == b"open sesame")
-    return AuthResult(success=ok, auth_data=data.login if ok else None)
+    # handled=False: aiosmtpd answers a failure with 535 itself
+    return AuthResult(success=ok, handled=False,
+                      auth_data=data.login if ok else None)
 
 class Store:
     async def handle_DATA(self, server, session, envelope):
@@ -210,25 +208,38 @@ async def main():
 asyncio.run(main())
 ]]
 
-function servers.smtp_auth(pki)
+-- Starts the python3 program `code` with `args` (words, quoted here); it
+-- says "listening HOST PORT" once it listens.
+local function python(code, args)
   local dir = tmpdir()
-  files.write(dir .. "/server.py", SMTP_AUTH)
-  local child = start(PYTHON .. ("%s %s %s %s"):format(q(dir .. "/server.py"),
-    q(pki.leaf.cert), q(pki.leaf.key), q(dir .. "/mail")), "listening", dir)
-  child.mail = dir .. "/mail"
+  files.write(dir .. "/server.py", code)
+  local words = {PYTHON, q(dir .. "/server.py")}
+  for _, a in ipairs(args) do
+    words[#words + 1] = q((a:gsub("^DIR/", dir .. "/")))
+  end
+  return start(table.concat(words, " "), "listening", dir)
+end
+
+function servers.smtp_auth(pki)
+  local child = python(SMTP_AUTH, {pki.leaf.cert, pki.leaf.key, "DIR/mail"})
+  child.mail = child.dir .. "/mail"
   return child
 end
 
--- An SMTP server that answers STARTTLS with 220 and, in the same write,
--- plaintext replies a client must never take as protected.
-local INJECTOR = [[
-import socket
+-- The loop of the python3 servers below: a listener on 127.0.0.1 that
+-- says where, then each client in turn as c.
+local ACCEPTING = [[
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(8)
 print("listening 127.0.0.1 %d" % s.getsockname()[1])
 while True:
     c, _ = s.accept()
+]]
+
+-- An SMTP server that answers STARTTLS with 220 and, in the same write,
+-- plaintext replies a client must never take as protected.
+local INJECTOR = "import socket\n" .. ACCEPTING .. [[
     try:
         c.sendall(b"220 localhost ESMTP\r\n")
         for line in c.makefile("rb"):
@@ -248,9 +259,7 @@ while True:
 ]]
 
 function servers.injector()
-  local dir = tmpdir()
-  files.write(dir .. "/server.py", INJECTOR)
-  return start(PYTHON .. q(dir .. "/server.py"), "listening", dir)
+  return python(INJECTOR, {})
 end
 
 -- A python3 TLS server that misbehaves once the handshake is done, for
@@ -261,12 +270,7 @@ import socket, ssl, struct, sys
 cert, key, mode = sys.argv[1:4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(8)
-print("listening 127.0.0.1 %d" % s.getsockname()[1])
-while True:
-    c, _ = s.accept()
+]] .. ACCEPTING .. [[
     try:
         t = ctx.wrap_socket(c, server_side=True)
         if mode == "drop":
@@ -280,10 +284,7 @@ while True:
 ]]
 
 function servers.tls_peer(pki, mode)
-  local dir = tmpdir()
-  files.write(dir .. "/server.py", TLS_PEER)
-  return start(PYTHON .. ("%s %s %s %s"):format(q(dir .. "/server.py"),
-    q(pki.leaf.cert), q(pki.leaf.key), mode), "listening", dir)
+  return python(TLS_PEER, {pki.leaf.cert, pki.leaf.key, mode})
 end
 
 return servers
