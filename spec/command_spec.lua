@@ -20,6 +20,7 @@ local SOCKIT = (PRELOAD and ("env LD_PRELOAD=" .. q(PRELOAD) .. " ") or "")
   .. env.ENV .. q(env.lua) .. " bin/sockit "
 local CLEAN = "env -u LD_PRELOAD "
 local PYTHON = CLEAN .. "/usr/bin/python3 "
+local HAS_TLS, TLS = pcall(require, "sockit.tls")
 
 after_each(files.cleanup)
 
@@ -89,7 +90,11 @@ describe("sockit, its command line", function()
                            "connect x 1 --timeout 0", "connect x 1 -e",
                            "udp x 1 -e s.lua", "unix /p --tls",
                            "connect x 1 --starttls http",
-                           "listen 1 --cert c.pem"}) do
+                           "listen 1 --cert c.pem", "connect x 1 -- a",
+                           "connect x 1 --tls --starttls smtp",
+                           "connect x 1 --cafile c.pem --insecure",
+                           "udp x 1 --insecure", "listen 1 --cafile c.pem",
+                           "unix /p --starttls smtp"}) do
       local status, out, err = sockit(args)
       assert.are.equal(2, status, args)
       assert.are.equal("", out)
@@ -97,12 +102,13 @@ describe("sockit, its command line", function()
     end
   end)
 
-  it("refuses TLS, which is not built yet, with exit status 1", function()
+  it("says TLS is not available where sockit.tls is not built, exit status 1", function()
+    if HAS_TLS then return pending("sockit.tls is built here") end
     for _, args in ipairs({"connect x 1 --tls", "connect x 1 --starttls smtp",
                            "listen 1 --tls --cert c.pem --key k.pem"}) do
       local status, _, err = sockit(args)
       assert.are.equal(1, status)
-      assert.are.equal("sockit: TLS is not available yet (sockit.tls not built)\n", err)
+      assert.matches("^sockit: TLS is not available: [^\n]+\n$", err)
     end
   end)
 
@@ -171,11 +177,15 @@ describe("sockit connect against redis-server", function()
     assert.are.equal("3\t3\n", out)
   end)
 
-  it("runs examples/redis_ping.lua", function()
+  it("runs examples/redis_ping.lua, with and without its arguments", function()
     local status, out, err = sockit("connect 127.0.0.1 " .. port ..
                                     " -e examples/redis_ping.lua")
     assert.are.equal(0, status, err)
-    assert.matches("^PONG\n", out)
+    assert.are.equal("PONG\nhello\ndeleted 1 key\n", out)
+    status, out, err = sockit("connect 127.0.0.1 " .. port ..
+                              " -e examples/redis_ping.lua -- spec:ping bonjour")
+    assert.are.equal(0, status, err)
+    assert.are.equal("PONG\nbonjour\ndeleted 1 key\n", out)
   end)
 
   it("fails a script whose expect times out, exit status 1", function()
@@ -214,6 +224,13 @@ describe("sockit connect against redis-server", function()
       "--expect scripted --send 'ECHO byhand\r' --expect '< byhand' --eof")
     assert.are.equal(0, status)
     assert.matches("back in the script", out, 1, true)
+  end)
+
+  it("ends when the server closes, the terminal still open", function()
+    local out, status = pty("connect 127.0.0.1 " .. port,
+      "--expect connected --send 'QUIT\\r' --expect '< +OK'")
+    assert.are.equal(0, status)
+    assert.matches("connection closed", out, 1, true)
   end)
 
   it("ends a script waiting in expect on Ctrl-C", function()
@@ -304,24 +321,34 @@ http {
 end)
 
 
+-- `sockit listen 127.0.0.1 0 --crlf` with `args`, answering `text` as
+-- an HTTP/1.0 response to the one request of `curl` (a command line
+-- without the URL) for `url` (its port a %d): curl's status and body,
+-- what the command said on stderr after it was ready, and the request
+local function curled(args, text, curl, url)
+  local dir = files.tmpdir()
+  write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
+                               text)
+  local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf " .. args ..
+    " <" .. q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
+    dir .. "/request")
+  finally(function() stop(server) end)
+  local status, body = proc.exec(CLEAN .. curl .. " " .. url:format(port))
+  local rest = server.pipe:read("a")
+  local ok = server.pipe:close()
+  server.pipe = nil
+  assert.is_true(ok, rest)
+  return status, body, rest, read_file(dir .. "/request")
+end
+
 describe("sockit listen", function()
   it("shows curl's request and answers it from its input", function()
-    local dir = files.tmpdir()
-    write_file(dir .. "/answer", "HTTP/1.0 200 OK\nContent-Type: text/plain\n\n" ..
-                                 "hello from sockit\n")
-    local server, port = start(SOCKIT .. "listen 127.0.0.1 0 --crlf <" ..
-      q(dir .. "/answer"), "^sockit: listening on 127%.0%.0%.1 port (%d+)$",
-      dir .. "/request")
-    finally(function() stop(server) end)
-    local status, body = proc.exec(CLEAN .. "curl -sS http://127.0.0.1:" .. port .. "/spec")
+    local status, body, said, request = curled("", "hello from sockit\n",
+      "curl -sS", "http://127.0.0.1:%d/spec")
     assert.are.equal(0, status)
     assert.are.equal("hello from sockit\r\n", body)
-    local rest = server.pipe:read("a")
-    local ok = server.pipe:close()
-    server.pipe = nil
-    assert.is_true(ok, rest)
-    assert.matches("^sockit: connection from 127%.0%.0%.1 port %d+\n", rest)
-    assert.matches("^GET /spec HTTP/1%.1\r\n", read_file(dir .. "/request"))
+    assert.matches("^sockit: connection from 127%.0%.0%.1 port %d+\n", said)
+    assert.matches("^GET /spec HTTP/1%.1\r\n", request)
   end)
 end)
 
@@ -348,6 +375,41 @@ describe("sockit and peers of this spec", function()
       "00000000  00 08 10 18 20 28 30 38  40 48 50 58 60 68 70 78  |.... (08@HPX`hpx|\n" ..
       "00000010  80 88 90 98 a0 a8 b0 b8  c0 c8 d0 d8 e0 e8 f0 f8  |................|\n" ..
       "00000020  41 42                                             |AB|\n", out)
+  end)
+
+  it("gives a -e script the words after -- as arg and ..., as lua does", function()
+    local script = files.tmpdir() .. "/args.lua"
+    write_file(script, [[
+      local n = select("#", ...)
+      conn:sendline(table.concat({arg[0], #arg, n, ...}, "|"))
+      conn:sendline(table.concat(arg, "|"))
+    ]])
+    local c, finish = against("connect 127.0.0.1 %d -e " .. q(script) ..
+                              " -- one 'two words' -e --hex")
+    assert.are.equal(script .. "|4|4|one|two words|-e|--hex\n" ..
+                     "one|two words|-e|--hex\n", net.recvall(c, 1000))
+    c:close()
+    local status, _, err = finish()
+    assert.are.equal(0, status, err)
+  end)
+
+  it("ends when the server closes while its input pipe stays open", function()
+    -- python3 holds the command's standard input open until it has ended
+    local l, port = listener()
+    local driver = assert(io.popen(PYTHON .. "-c " .. q([=[
+import subprocess, sys
+p = subprocess.Popen(["sh", "-c", sys.argv[1]], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE)
+out = p.stdout.read()
+print("exit %d %s" % (p.wait(30), out.decode()))
+p.stdin.close()
+]=]) .. " " .. q(SOCKIT .. "connect 127.0.0.1 " .. port)))
+    local c = assert(l:accept())
+    assert(net.sendall(c, "bye\n"))
+    c:close()
+    local out = driver:read("a")
+    assert.is_true((driver:close()))
+    assert.are.equal("exit 0 bye\n\n", out)
   end)
 
   it("reports a connection reset in one line, exit status 1", function()
@@ -417,5 +479,252 @@ describe("sockit and peers of this spec", function()
     local status, out = finish()
     assert.are.equal(0, status)
     assert.are.equal("ONE\nTWO\n", out)
+  end)
+end)
+
+
+---------------------------------------------------------------- TLS
+-- Against real TLS servers started with the test PKI (support.pki,
+-- support.tlsservers): openssl s_server, aiosmtpd with STARTTLS, a
+-- python3 server for the STARTTLS of IMAP, POP3 and FTP, and curl as the
+-- client of `sockit listen --tls`. Pending where sockit.tls is not built.
+
+local function describe_tls(name, body)
+  describe(name, function()
+    if not HAS_TLS then
+      pending("sockit.tls is not built: " .. tostring(TLS):match("[^\n]*"))
+      return
+    end
+    body()
+  end)
+end
+
+local pki, servers
+if HAS_TLS then
+  pki = require("support.pki").get()
+  servers = require("support.tlsservers")
+end
+
+-- A python3 server for one client, speaking the plain start of `protocol`
+-- (imap, pop3, ftp) up to its STARTTLS, then TLS (Python's ssl module),
+-- where it answers each line with "tls: " and the line in capitals. With
+-- "refuse" it refuses the STARTTLS.
+local STARTTLS_PEER = [=[
+import socket, ssl, sys
+proto, cert, key, mode = sys.argv[1:5]
+GREETING = {"imap": b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n",
+            "pop3": b"+OK POP3 ready\r\n",
+            "ftp": b"220-sockit spec FTP\r\n  a line of the greeting\r\n220 ready\r\n"}
+COMMAND = {"imap": b"a001 STARTTLS", "pop3": b"STLS", "ftp": b"AUTH TLS"}
+GO = {"imap": b"* OK an untagged line first\r\na001 OK begin TLS now\r\n",
+      "pop3": b"+OK begin TLS\r\n", "ftp": b"234 AUTH TLS OK\r\n"}
+NO = {"imap": b"a001 NO not today\r\n", "pop3": b"-ERR not today\r\n",
+      "ftp": b"534 not today\r\n"}
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print("listening 127.0.0.1 %d" % s.getsockname()[1], flush=True)
+c, _ = s.accept()
+def line():
+    got = b""
+    while not got.endswith(b"\n"):
+        b = c.recv(1)
+        if not b:
+            break
+        got += b
+    return got.rstrip(b"\r\n")
+c.sendall(GREETING[proto])
+command = line()
+if command != COMMAND[proto] or mode == "refuse":
+    c.sendall(NO[proto] if command == COMMAND[proto] else b"bad command\r\n")
+    c.close()
+    sys.exit(0)
+c.sendall(GO[proto])
+t = ctx.wrap_socket(c, server_side=True)
+buf = b""
+while True:
+    data = t.recv(4096)
+    if not data:
+        break
+    buf += data
+    while b"\n" in buf:
+        one, buf = buf.split(b"\n", 1)
+        t.sendall(b"tls: " + one.rstrip(b"\r").upper() + b"\n")
+try:
+    t.unwrap()  # close_notify: the end of the stream, not a truncation
+except (OSError, ssl.SSLError):
+    pass
+c.close()
+]=]
+
+local function starttls_peer(protocol, mode)
+  local dir = files.tmpdir()
+  write_file(dir .. "/peer.py", STARTTLS_PEER)
+  return start(PYTHON .. "-u " .. q(dir .. "/peer.py") .. " " .. protocol ..
+               " " .. q(pki.leaf.cert) .. " " .. q(pki.leaf.key) .. " " ..
+               (mode or "go"), "^listening %S+ (%d+)$")
+end
+
+describe_tls("sockit connect --tls against openssl s_server", function()
+  local server
+
+  lazy_setup(function() server = servers.s_server(pki.leaf) end)
+  lazy_teardown(function() servers.stop(server) end)
+
+  it("gets a page over TLS, the certificate verified with --cafile", function()
+    local status, out, err = sockit("connect 127.0.0.1 " .. server.port ..
+      " --tls --cafile " .. q(pki.root.cert) .. " --crlf", "GET / HTTP/1.0\n\n")
+    assert.are.equal(0, status, err)
+    assert.matches("^HTTP/1%.0 200 ok\r\n", out)
+    assert.are.equal("", err)
+  end)
+
+  it("fails in one line on a certificate it cannot verify (ECERT), exit status 1", function()
+    local status, out, err = sockit("connect 127.0.0.1 " .. server.port ..
+                                    " --tls", "")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.matches(("^sockit: connect 127%%.0%%.0%%.1:%d: [^\n]+ %%(ECERT%%)\n$")
+                   :format(server.port), err)
+  end)
+
+  it("connects with --insecure, and says on stderr that nothing was verified", function()
+    local status, out, err = sockit("connect 127.0.0.1 " .. server.port ..
+      " --tls --insecure --crlf", "GET / HTTP/1.0\n\n")
+    assert.are.equal(0, status, err)
+    assert.matches("^HTTP/1%.0 200 ok\r\n", out)
+    assert.are.equal("sockit: --insecure: the server's certificate is not verified\n", err)
+  end)
+
+  it("shows the certificate it verified on a terminal", function()
+    local out, status = pty("connect 127.0.0.1 " .. server.port ..
+      " --tls --cafile " .. q(pki.root.cert) .. " --crlf",
+      "--expect 'certificate verified' --send 'GET / HTTP/1.0\\r\\r' " ..
+      "--expect '< HTTP/1.0 200 ok'")
+    assert.are.equal(0, status)
+    assert.matches("sockit: TLS TLSv1%.[23] [^\n]+, certificate verified", out)
+    assert.matches("subject: [^\n]*localhost", out)
+    assert.matches("issuer: [^\n]*sockit test root", out)
+  end)
+end)
+
+describe_tls("sockit connect --tls against a certificate for another name", function()
+  it("fails with ECERT although the CA is trusted", function()
+    local server = servers.s_server(pki.wrongname)
+    finally(function() servers.stop(server) end)
+    local status, _, err = sockit("connect 127.0.0.1 " .. server.port ..
+      " --tls --cafile " .. q(pki.root.cert), "")
+    assert.are.equal(1, status)
+    assert.matches("%(ECERT%)\n$", err)
+  end)
+end)
+
+describe_tls("sockit connect --starttls smtp against aiosmtpd", function()
+  local server
+
+  lazy_setup(function() server = servers.aiosmtpd(pki) end)
+  lazy_teardown(function() servers.stop(server) end)
+
+  it("says EHLO, STARTTLS, then holds the session over TLS", function()
+    local status, out, err = sockit("connect 127.0.0.1 " .. server.port ..
+      " --starttls smtp --cafile " .. q(pki.root.cert) .. " --crlf",
+      "EHLO spec\nQUIT\n")
+    assert.are.equal(0, status, err)
+    -- what came before TLS is not shown: the first reply is to EHLO
+    assert.matches("^250%-[^\n]*\r\n", out)
+    assert.matches("\r\n221 [^\n]*\r\n$", out)
+    assert.is_nil(out:find("STARTTLS", 1, true))  -- offered only in plain
+    assert.are.equal("", err)
+  end)
+
+  it("fails on a certificate it cannot verify (ECERT), exit status 1", function()
+    local status, _, err = sockit("connect 127.0.0.1 " .. server.port ..
+                                  " --starttls smtp", "QUIT\n")
+    assert.are.equal(1, status)
+    assert.matches(("^sockit: starttls 127%%.0%%.0%%.1:%d: [^\n]+ %%(ECERT%%)\n$")
+                   :format(server.port), err)
+  end)
+
+  it("upgrades a terminal session in place with :tls", function()
+    local out, status = pty("connect 127.0.0.1 " .. server.port ..
+      " --cafile " .. q(pki.root.cert) .. " --crlf",
+      "--expect '< 220 ' --send 'EHLO spec\\r' --expect '< 250 ' " ..
+      "--send 'STARTTLS\\r' --expect '< 220 ' --send ':tls\\r' " ..
+      "--expect 'certificate verified' --send 'EHLO again\\r' " ..
+      "--expect '< 250 ' --send 'QUIT\\r' --expect '< 221 '")
+    assert.are.equal(0, status, out)
+    assert.matches("\nTLS TLSv1%.[23] [^\n]+, certificate verified", out)
+    assert.matches("subject: [^\n]*localhost", out)
+    assert.matches("valid: %d%d%d%d%-%d%d%-%d%d [%d:]+ UTC to ", out)
+  end)
+end)
+
+describe_tls("sockit connect --starttls smtp against the SMTP sink", function()
+  it("fails when the server does not offer STARTTLS (EPROTO)", function()
+    local sink, port = start(env.LUA .. "examples/smtp_sink.lua --port 0",
+                             "^listening %S+ (%d+)$")
+    finally(function() stop(sink) end)
+    local status, out, err = sockit("connect 127.0.0.1 " .. port ..
+                                    " --starttls smtp", "")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.matches("does not offer STARTTLS %(EPROTO%)\n$", err)
+  end)
+end)
+
+describe_tls("sockit connect --starttls against a server that injects plaintext", function()
+  it("refuses to start TLS with bytes already received (EPROTO)", function()
+    local server = servers.injector()
+    finally(function() servers.stop(server) end)
+    local status, out, err = sockit("connect 127.0.0.1 " .. server.port ..
+      " --starttls smtp --cafile " .. q(pki.root.cert), "QUIT\n")
+    assert.are.equal(1, status)
+    assert.are.equal("", out)
+    assert.matches("%(EPROTO%)\n$", err)
+  end)
+end)
+
+describe_tls("sockit connect --starttls imap, pop3 and ftp", function()
+  for _, protocol in ipairs({"imap", "pop3", "ftp"}) do
+    it("speaks " .. protocol .. "'s own exchange, then TLS", function()
+      local peer, port = starttls_peer(protocol)
+      finally(function() stop(peer) end)
+      local status, out, err = sockit("connect 127.0.0.1 " .. port ..
+        " --starttls " .. protocol .. " --cafile " .. q(pki.root.cert),
+        "hello\nagain\n")
+      assert.are.equal(0, status, err)
+      assert.are.equal("tls: HELLO\ntls: AGAIN\n", out)
+    end)
+
+    it("fails when the " .. protocol .. " server refuses (EPROTO)", function()
+      local peer, port = starttls_peer(protocol, "refuse")
+      finally(function() stop(peer) end)
+      local status, out, err = sockit("connect 127.0.0.1 " .. port ..
+        " --starttls " .. protocol .. " --cafile " .. q(pki.root.cert), "")
+      assert.are.equal(1, status)
+      assert.are.equal("", out)
+      assert.matches("not today %(EPROTO%)\n$", err)
+    end)
+  end
+end)
+
+describe_tls("sockit listen --tls", function()
+  it("answers curl over TLS from its input", function()
+    local status, body, _, request = curled("--tls --cert " .. q(pki.leaf.cert)
+      .. " --key " .. q(pki.leaf.key), "hello over tls\n",
+      "curl -sS --max-time 20 --cacert " .. q(pki.root.cert),
+      "https://127.0.0.1:%d/over-tls")
+    assert.are.equal(0, status)
+    assert.are.equal("hello over tls\r\n", body)
+    assert.matches("^GET /over%-tls HTTP/1%.1\r\n", request)
+  end)
+
+  it("needs --cert and --key, files that exist", function()
+    local status, _, err = sockit("listen 0 --tls --cert " ..
+      q(pki.leaf.cert) .. " --key /nonexistent/key.pem")
+    assert.are.equal(1, status)
+    assert.matches("^sockit: [^\n]*/nonexistent/key%.pem[^\n]*\n$", err)
   end)
 end)

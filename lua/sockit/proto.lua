@@ -11,11 +11,14 @@
 -- read in one task (sockit.readfd), what the peer sends is shown in
 -- another, lines starting with ":" are commands, and a transcript can be
 -- written as a script that replays the session. Everything here uses the
--- public sockit API, and parses on Lua 5.1 to 5.4.
+-- public sockit API, but for two calls of the layer's own (wait.cancel,
+-- stream.handshake), and parses on Lua 5.1 to 5.4.
 
 local sockit = require("sockit")
 local compat = require("sockit.compat")
 local core = require("sockit.core")
+local stream = require("sockit.stream")
+local wait = require("sockit.wait")
 
 local byte, char, find, format, gsub, sub =
   string.byte, string.char, string.find, string.format, string.gsub,
@@ -28,7 +31,6 @@ local proto = {}
 
 local BLOCK = 64 * 1024          -- asked of one read while expecting
 local EXPECTMAX = 1024 * 1024    -- the most expect holds without a match
-local POLL = 0.2                 -- how soon the input task sees the end
 local HEARDMAX = 64 * 1024       -- received text kept for the transcript
 local LONGLINE = 64 * 1024       -- a line this long goes out before its end
 
@@ -288,6 +290,161 @@ local function show(s, data)
 end
 
 
+---------------------------------------------------------------- TLS
+
+-- a time of a certificate (seconds since the epoch), in UTC
+local function date(t)
+  if type(t) ~= "number" then return tostring(t) end
+  return os.date("!%Y-%m-%d %H:%M:%S UTC", t)
+end
+
+-- proto.tlsinfo(conn) -> a few lines about the TLS session of conn (from
+-- conn:tls()): protocol, cipher, whether the peer was verified and its
+-- certificate; nil on a plain stream
+function proto.tlsinfo(conn)
+  local info = type(conn) == "table" and type(conn.tls) == "function"
+               and conn:tls()
+  if not info then return nil end
+  local lines = {format("TLS %s %s, %s", tostring(info.version),
+                        tostring(info.cipher),
+                        info.verified and "certificate verified"
+                        or "certificate NOT verified")}
+  local peer = info.peer
+  if peer then
+    lines[#lines + 1] = "subject: " .. tostring(peer.subject)
+    lines[#lines + 1] = "issuer: " .. tostring(peer.issuer)
+    lines[#lines + 1] = format("valid: %s to %s", date(peer.notbefore),
+                               date(peer.notafter))
+    if peer.names and #peer.names > 0 then
+      lines[#lines + 1] = "names: " .. concat(peer.names, ", ")
+    end
+  else
+    lines[#lines + 1] = "no certificate from the peer"
+  end
+  if info.alpn then lines[#lines + 1] = "alpn: " .. info.alpn end
+  return concat(lines, "\n")
+end
+
+-- the exchanges that ask a server to start TLS: each sends its command
+-- with CRLF and reads the replies, shown as notices
+local function said(s, conn, line)
+  notice(s, "> " .. line)
+  local ok, msg, code = conn:write(line, "\r\n")
+  if not ok then return nil, msg, code end
+  return true
+end
+
+local function heardline(s, conn)
+  local line, msg, code = conn:read("l")
+  if not line then
+    if msg then return nil, msg, code end
+    return nil, "end of stream before TLS started", "EOF"
+  end
+  notice(s, "< " .. line)
+  return line
+end
+
+local function refused(line)
+  return nil, "the server refused: " .. line, "EPROTO"
+end
+
+-- a reply of SMTP or FTP: "NNN-" lines up to the "NNN " one; all its
+-- text, if its code is `want`
+local function coded(s, conn, want)
+  local line, msg, code = heardline(s, conn)
+  if not line then return nil, msg, code end
+  local lines, n = {line}, line:match("^(%d%d%d)%-")
+  while n do  -- FTP's inner lines need not start with the code
+    line, msg, code = heardline(s, conn)
+    if not line then return nil, msg, code end
+    lines[#lines + 1] = line
+    if line:match("^%d%d%d ") == n .. " " or line == n then n = nil end
+  end
+  if line:sub(1, 3) ~= want then return refused(line) end
+  return concat(lines, "\n")
+end
+
+-- every step of an exchange in turn: a string is a line to send, a
+-- function reads and checks a reply; the first failure ends it
+local function steps(s, conn, list)
+  for _, step in ipairs(list) do
+    local ok, msg, code
+    if type(step) == "string" then ok, msg, code = said(s, conn, step)
+    else ok, msg, code = step(s, conn) end
+    if not ok then return nil, msg, code end
+  end
+  return true
+end
+
+local function want(n)
+  return function(s, conn) return coded(s, conn, n) end
+end
+
+local function smtpcaps(s, conn)
+  local text, msg, code = coded(s, conn, "250")
+  if not text then return nil, msg, code end
+  if not text:upper():find("STARTTLS", 1, true) then
+    return nil, "the server does not offer STARTTLS", "EPROTO"
+  end
+  return true
+end
+
+-- a POP3 reply: "+OK ..." or the refusal
+local function pop3ok(s, conn)
+  local line, msg, code = heardline(s, conn)
+  if not line then return nil, msg, code end
+  if line:sub(1, 3) ~= "+OK" then return refused(line) end
+  return true
+end
+
+-- IMAP: the untagged greeting, then the tagged reply to a001
+local function imapgreeting(s, conn)
+  local line, msg, code = heardline(s, conn)
+  if not line then return nil, msg, code end
+  if not line:match("^%* OK") then return refused(line) end
+  return true
+end
+
+local function imaptagged(s, conn)
+  while true do
+    local line, msg, code = heardline(s, conn)
+    if not line then return nil, msg, code end
+    local status = line:match("^a001 (%a+)")
+    if status then
+      if status:upper() ~= "OK" then return refused(line) end
+      return true
+    end
+  end
+end
+
+local EXCHANGES = {
+  smtp = {want("220"), "EHLO localhost", smtpcaps, "STARTTLS", want("220")},
+  imap = {imapgreeting, "a001 STARTTLS", imaptagged},
+  pop3 = {pop3ok, "STLS", pop3ok},
+  ftp = {want("220"), "AUTH TLS", want("234")},
+}
+
+-- proto.starttls(conn, protocol [, opts]) -> conn, or nil, msg, code.
+-- Has the server start TLS in its protocol's own way (protocol "smtp",
+-- "imap", "pop3" or "ftp": EHLO then STARTTLS, a001 STARTTLS, STLS,
+-- AUTH TLS), reading its greeting first, then upgrades the stream with
+-- conn:starttls(opts) (opts true or nil: the defaults). A refusal fails
+-- with code "EPROTO", the end of the stream with "EOF".
+function proto.starttls(conn, protocol, opts)
+  local s = session(conn, "starttls")
+  local exchange = EXCHANGES[protocol]
+  if not exchange then
+    argerror(2, "starttls", "protocol smtp, imap, pop3 or ftp expected")
+  end
+  local ok, msg, code = steps(s, conn, exchange)
+  if not ok then return nil, msg, code end
+  if opts == true then opts = nil end
+  ok, msg, code = conn:starttls(opts)
+  if not ok then return nil, msg, code end
+  return conn
+end
+
+
 ---------------------------------------------------------------- commands
 
 local commands = {}
@@ -361,8 +518,29 @@ function commands.log(s, _, arg)
   notice(s, "transcript to " .. arg)
 end
 
-function commands.tls(s)
-  notice(s, "TLS is not available yet (sockit.tls not built)")
+-- :tls upgrades in place: the output task, waiting to read the plain
+-- stream, is woken (ECANCELED, s.paused) and waits while the handshake
+-- runs here (s.upgrading)
+function commands.tls(s, conn)
+  if not s.tls then return notice(s, ":tls: no TLS for this session") end
+  if not pcall(require, "sockit.tls") then
+    return notice(s, ":tls: TLS is not available (sockit.tls not built)")
+  end
+  if conn:tls() then return notice(s, ":tls: the stream is TLS already") end
+  s.upgrading, s.paused = true, true
+  wait.cancel(conn.socket)
+  local ok, msg, code = conn:starttls(s.tls ~= true and s.tls or nil)
+  s.upgrading = false
+  if s.outtask then wait.wake(s.outtask) end
+  if ok then
+    s.output:write(proto.tlsinfo(conn), "\n")
+    s.output:flush()
+    logline(s, "-- :tls")
+  elseif code == "EPROTO" then  -- refused, the stream as it was
+    notice(s, format(":tls: %s (%s)", tostring(msg), tostring(code)))
+  else
+    return "fail", msg, code
+  end
 end
 
 local HELP = [[
@@ -370,7 +548,7 @@ local HELP = [[
 :hex          hex dump of what arrives, on or off
 :lua CODE     run Lua with conn (the stream) and sockit in scope
 :log FILE     write a transcript, a script for sockit -e (":log" stops)
-:tls          upgrade to TLS (not available yet)
+:tls          start TLS now (the server told to first), show the certificate
 :quit         close the connection and end
 ::TEXT        send the line ":TEXT"]]
 
@@ -463,11 +641,12 @@ local function finish(s, conn)
 end
 
 -- the input task: standard input until its end, a :quit, a failure or
--- the end of the session (`s.over`)
+-- the end of the session (`s.over`, when run wakes its wait with
+-- ECANCELED)
 local function input(s, conn)
   s.pending, s.midline = "", false
   while not s.over do
-    local data, msg, code = sockit.readfd(s.input, BLOCK, POLL)
+    local data, msg, code = sockit.readfd(s.input, BLOCK)
     if s.over then break end
     if data then
       local what
@@ -475,23 +654,31 @@ local function input(s, conn)
       if what then return what, msg, code end
     elseif msg == nil then
       return finish(s, conn)
-    elseif code ~= "ETIMEDOUT" then
+    else
       return "fail", msg, code
     end
   end
 end
 
 -- the output side: what arrives is shown until the peer closes, the
--- stream is closed (ECANCELED) or fails
+-- stream is closed (ECANCELED) or fails. A wait that :tls cancelled
+-- (s.paused) goes on once the upgrade is over, parked until then.
 local function output(s, conn)
-  while true do
+  s.outtask = wait.current()
+  while not conn.closed do  -- closed by the input task after a failure
     local data, msg, code = conn:read_some(BLOCK)
-    if not data then
-      if msg and code ~= "ECANCELED" then return nil, msg, code end
+    if data then
+      show(s, data)
+    elseif code == "ECANCELED" and s.paused then
+      s.paused = nil
+      while s.upgrading do wait.sleep(math.huge) end
+    elseif msg and code ~= "ECANCELED" then
+      return nil, msg, code
+    else
       return true
     end
-    show(s, data)
   end
+  return true
 end
 
 local function reportfail(what, msg, code)
@@ -503,6 +690,15 @@ end
 -- true, or the fail tuple of the side that failed
 local function run(s, conn)
   local failure
+  -- a TLS server's stream shakes hands at its first read or write: here,
+  -- before two tasks read and write it at once
+  if conn.tlsconn then
+    local ok, msg, code = stream.handshake(conn)
+    if not ok then
+      reportfail("TLS handshake", msg, code)
+      return nil, msg, code
+    end
+  end
   s.over = false
   sockit.spawn(function()
     local what, msg, code = input(s, conn)
@@ -514,6 +710,7 @@ local function run(s, conn)
   end)
   local ok, msg, code = output(s, conn)
   s.over = true
+  wait.cancel(s.input)  -- the input task, waiting for a line, ends now
   logheard(s)
   if not ok then reportfail("receive", msg, code) end
   notice(s, "connection closed")
@@ -555,7 +752,7 @@ end
 
 local WRAP = {eol = "string", hex = "boolean", tty = "boolean",
               input = "number", output = "userdata", log = "string",
-              notices = "boolean", datagram = "boolean"}
+              notices = "boolean", datagram = "boolean", tls = "table"}
 
 -- proto.wrap(stream [, opts]) -> stream, with conn:expect, conn:sendline
 -- and conn:interact. opts: eol (the line end sendline adds, "\n" by
@@ -571,11 +768,12 @@ function proto.wrap(conn, opts)
   opts = opts or {}
   for k, v in pairs(opts) do
     if WRAP[k] == nil then argerror(2, "wrap", "unknown option '" .. tostring(k) .. "'") end
-    if type(v) ~= WRAP[k] then
+    if type(v) ~= WRAP[k] and not (k == "tls" and type(v) == "boolean") then
       argerror(2, "wrap", format("option '%s': %s expected", k, WRAP[k]))
     end
   end
   local s = {eol = opts.eol or "\n", hex = opts.hex or false,
+             tls = opts.tls == nil or opts.tls,
              tty = opts.tty, notices = opts.notices,
              datagram = opts.datagram or false,
              input = opts.input or 0, output = opts.output or io.stdout,
