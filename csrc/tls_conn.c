@@ -372,7 +372,8 @@ static void setpeer (lua_State *L, sockit_TLSConn *c,
   if (isaddress(name))
     ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
   else
-    ok = SSL_set1_host(c->ssl, name) && SSL_set_tlsext_host_name(c->ssl, name);
+    ok = SSL_set1_host(c->ssl, name)  /* SNI from the copy: the macro takes it mutable */
+         && SSL_set_tlsext_host_name(c->ssl, c->name);
   if (!ok) {
     ERR_clear_error();
     luaL_argerror(L, 3, "invalid name");

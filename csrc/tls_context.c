@@ -230,7 +230,7 @@ static void setalpn (lua_State *L, sockit_TLSContext *t) {
   if (n < 1) opterror(L, "alpn", "empty list");
   luaL_buffinit(L, &b);
   for (i = 1; i <= n; i++) {
-    size_t len;
+    size_t len = 0;
     const char *name;
     lua_geti(L, list, i);
     name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
