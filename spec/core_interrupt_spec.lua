@@ -140,11 +140,9 @@ a:sendfile(%q, 0, 65536)]]):format(file))
 end)
 
 
-describe("one SIGINT in a scheduler task", function()
-  -- LuaJIT runs the hook in whichever coroutine runs, here nearly always
-  -- the task (and never in compiled code: the child turns the JIT off)
-  it("ends run() even when run() has an onerror", function()
-    check([[
+-- a child's prelude: sockit, and busy(), a function that says "ready" and
+-- then computes and yields for ever
+local BUSY = [[
 local sockit = require("sockit")
 if jit then jit.off() end
 local function work()
@@ -152,35 +150,31 @@ local function work()
   for i = 1, 100000 do x = x + i end
   return x
 end
-sockit.spawn(function()
+local function busy()
   io.stdout:write("ready\n")
   io.stdout:flush()
   while true do
     work()
     coroutine.yield()
   end
-end)
+end
+]]
+
+describe("one SIGINT in a scheduler task", function()
+  -- LuaJIT runs the hook in whichever coroutine runs, here nearly always
+  -- the task (and never in compiled code: the child turns the JIT off)
+  it("ends run() even when run() has an onerror", function()
+    check(BUSY .. [[
+sockit.spawn(busy)
 sockit.run(function(err) io.stderr:write("onerror: ", tostring(err), "\n") end)]],
           true)
   end)
 
   it("ends a server whose handler is busy when it comes", function()
-    check([[
-local sockit = require("sockit")
-if jit then jit.off() end
-local function work()
-  local x = 0
-  for i = 1, 100000 do x = x + i end
-  return x
-end
-local srv = sockit.serve("127.0.0.1", 0, function()
-  io.stdout:write("ready\n")
-  io.stdout:flush()
-  while true do
-    work()
-    coroutine.yield()
-  end
-end, {onerror = function(err) io.stderr:write("onerror: ", err, "\n") end})
+    check(BUSY .. [[
+local srv = sockit.serve("127.0.0.1", 0, busy, {onerror = function(err)
+  io.stderr:write("onerror: ", err, "\n")
+end})
 local _, port = srv:address()
 sockit.spawn(function() sockit.connect("127.0.0.1", port):read("a") end)
 sockit.run()]], true)
