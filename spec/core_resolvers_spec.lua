@@ -131,6 +131,17 @@ print("result", list and list[1].host or code)
 r:cancel()
 p:close()
 dns:close()
+-- a thread ends once the queue is empty: the lookups still running give
+-- up after resolv.conf's one-second timeout, and the process is left
+-- with its main thread (exiting with none running also keeps the exit
+-- free of threads still inside getaddrinfo)
+local idle = assert(core.poller())
+for _ = 1, 200 do  -- 20 s at most
+  if threads() == 1 then break end
+  idle:wait(0.1)
+end
+idle:close()
+print("threads after", threads())
 ]==])
     local out, ok = netns.run(dir)
     assert(ok, "the child failed:\n" .. out)
@@ -141,5 +152,6 @@ dns:close()
     assert.is_true(most >= 2 and most <= cap + 2, out)
     assert.matches("ready\t1", out)
     assert.matches("result\t127.0.0.1", out)
+    assert.matches("threads after\t1\n", out)
   end)
 end)
