@@ -14,6 +14,7 @@ local tlsspec = require("support.tlsspec")
 local tls, pki = tlsspec.tls, tlsspec.pki
 local describe_tls, defer = tlsspec.helpers(describe, pending, after_each)
 
+local unpack = table.unpack or unpack  -- luacheck: compat
 local SAFETY = 30  -- seconds, the timeout of streams that wait for a peer
 
 -- obj, closed after the spec whatever happens
@@ -306,6 +307,71 @@ describe_tls("the end of a TLS stream", function()
     end)
     assert.are.equal(1, #failures)
     assert.is_truthy(failures[1]:find("(ETLS)", 1, true))
+  end)
+end)
+
+describe_tls("the lazy handshake of an accepted stream", function()
+  -- a TLS listener and, accepted from it in a task, the stream a client
+  -- made by connect(port) opened: the client runs in a task of its own
+  local function accepted(client)
+    local srv = closing(assert(sockit.listen("127.0.0.1", 0,
+                                             {tls = server_tls()})))
+    srv:settimeout(SAFETY)
+    local _, port = srv:address()
+    sockit.spawn(client, port)
+    return closing(assert(srv:accept()))
+  end
+
+  it("is run once for a reader task and a writer task started together", function()
+    local got, echoed
+    intask(function()
+      local s = accepted(function(port)
+        local c = closing(assert(connect(port)))
+        assert(c:write("from the client\n"))
+        echoed = c:read("l")
+      end)
+      s:settimeout(SAFETY)
+      sockit.spawn(function() got = s:read("l") end)
+      sockit.spawn(function() assert(s:write("from the server\n")) end)
+    end)
+    assert.are.equal("from the client", got)
+    assert.are.equal("from the server", echoed)
+  end)
+
+  it("gives both tasks the fail tuple of a failed one", function()
+    local results = {}
+    intask(function()
+      local s = accepted(function(port)
+        local c = closing(assert(sockit.connect("127.0.0.1", port,
+                                                {timeout = SAFETY})))
+        assert(c:write("GET / HTTP/1.0\r\n\r\n"))
+      end)
+      s:settimeout(SAFETY)
+      sockit.spawn(function() results.read = {s:read("l")} end)
+      sockit.spawn(function() results.write = {s:write("never\n")} end)
+    end)
+    errs.fails("ETLS", unpack(results.read, 1, 3))
+    errs.fails("ETLS", unpack(results.write, 1, 3))
+    assert.are.equal(0, results.write[4])  -- nothing sent
+  end)
+
+  it("lets a waiting task time out under its own deadline", function()
+    local res
+    intask(function()
+      local s = accepted(function(port)  -- a client that never speaks
+        closing(assert(sockit.connect("127.0.0.1", port)))
+      end)
+      s:settimeout(SAFETY)
+      sockit.spawn(function()
+        errs.fails("ECANCELED", s:read("l"))
+      end)
+      sockit.spawn(function()
+        s:settimeout(0.05)
+        res = {s:write("x")}
+        s:close()  -- wakes the first task's handshake
+      end)
+    end)
+    errs.fails("ETIMEDOUT", unpack(res, 1, 3))
   end)
 end)
 

@@ -26,7 +26,8 @@ local find, sub, format = string.find, string.sub, string.format
 local math_type, tointeger, min = compat.mathtype, compat.tointeger, math.min
 local select, type = select, type
 local recv, recv_into, send = core.recv, core.recv_into, core.send
-local strerror, newreader = core.strerror, core.reader
+local strerror, newreader, monotime = core.strerror, core.reader,
+                                      core.monotime
 local call, deadline_of = wait.call, wait.deadline
 local argerror = util.argerror
 local tlsopts = require("sockit.tlsopts")
@@ -80,11 +81,19 @@ local function reader(self)
   return r
 end
 
+-- the stream's TLS handshake, done (true) or its fail tuple: see
+-- handshaken below
+local shaken
+
 -- receives more bytes into the reader: true, false at end of stream, or
 -- the fail tuple
 local function fill(self, deadline, want)
   local conn, n, msg, code = self.tlsconn
   if conn then
+    if not self.shaken then
+      n, msg, code = shaken(self, deadline)
+      if not n then return nil, msg, code end
+    end
     n, msg, code = call(self.socket, "r", tlsrecv, deadline, conn,
                         self.reader)
   else
@@ -375,6 +384,10 @@ end
 -- sends data from byte sent + 1 on: self, or nil, msg, code, sent
 local function sendall(self, data, sent, deadline)
   local sock, len, conn = self.socket, #data, self.tlsconn
+  if conn and not self.shaken then
+    local ok, msg, code = shaken(self, deadline)
+    if not ok then return nil, msg, code, sent end
+  end
   while sent < len do
     local k, msg, code
     if conn then k, msg, code = call(sock, "w", tlssend, deadline, conn, data,
@@ -555,10 +568,45 @@ end
 
 -- handshake(self [, deadline]) -> true or the fail tuple: the TLS
 -- handshake of a stream over TLS, under the deadline (by default, that
--- of the stream's timeout from now)
+-- of the stream's timeout from now); `shaken` is true once it is done
 function M.handshake(self, deadline)
   if deadline == nil then deadline = deadline_of(self.timeout) end
-  return call(self.socket, "r", tlshandshake, deadline, self.tlsconn)
+  local ok, msg, code = call(self.socket, "r", tlshandshake, deadline,
+                             self.tlsconn)
+  if ok then self.shaken = true end
+  return ok, msg, code
+end
+
+-- the handshake run by this task, which then wakes the tasks waiting for
+-- it (the set `shaking` while it runs)
+local function shake(self, deadline)
+  local waiting = {}
+  self.shaking = waiting
+  local ok, msg, code = M.handshake(self, deadline)
+  self.shaking = nil
+  for co in pairs(waiting) do wait.wake(co) end
+  return ok, msg, code
+end
+
+-- A server stream's handshake runs at its first read or write. Two tasks
+-- of the stream (a reader and a writer) would both drive it, each waiting
+-- on the socket: the second one waits for the first one's handshake
+-- instead, under its own deadline, and then goes on, or runs it again to
+-- get the fail tuple of a failed one (a connection keeps its failure).
+function shaken(self, deadline)
+  local co = wait.current()
+  while not self.shaken do
+    if self.closed then return nil, strerror("ECANCELED"), "ECANCELED" end
+    local waiting = self.shaking
+    if not (waiting and co) then return shake(self, deadline) end
+    if deadline == 0 then return nil, strerror("EAGAIN"), "EAGAIN" end
+    local t = deadline and deadline - monotime() or math.huge
+    if t <= 0 then return wait.timedout() end
+    waiting[co] = true
+    wait.sleep(t)
+    waiting[co] = nil
+  end
+  return true
 end
 
 -- secure(self, ctx, name, arg, fname) -> self, now over TLS with a
