@@ -175,6 +175,31 @@ describe_tls("a TLS client against openssl s_server", function()
     assert.are.equal("HTTP/1.0 200 ok", status_page(conn))
   end)
 
+  for _, version in ipairs({"1_2", "1_3"}) do
+    it("resumes the session of a reused context, TLS " .. version, function()
+      local server = servers.s_server(pki.leaf, "-tls" .. version)
+      defer(function() servers.stop(server) end)
+      -- {resumed} of a connection made from ctx that reads the page
+      local function resumed(ctx)
+        local conn = assert(sockit.connect("127.0.0.1", server.port,
+          {tls = ctx, timeout = 30}))
+        defer(function() conn:close() end)
+        assert.are.equal("HTTP/1.0 200 ok", status_page(conn))
+        conn:read("a")  -- the rest, and the session tickets before it
+        local info = conn:tls()
+        conn:close()  -- s_server serves one client at a time
+        assert.are.equal("TLSv" .. version:gsub("_", "."), info.version)
+        assert.is_true(info.verified)
+        return info.resumed
+      end
+      local ctx = tls.context({cafile = pki.root.cert})
+      assert.is_false(resumed(ctx))
+      assert.is_true(resumed(ctx))
+      assert.is_true(resumed(ctx))
+      assert.is_false(resumed(tls.context({cafile = pki.root.cert})))
+    end)
+  end
+
   it("checks a name-only certificate by name", function()
     local server = servers.s_server(pki.nameonly)
     defer(function() servers.stop(server) end)

@@ -254,18 +254,49 @@ describe_tls("certificate checks", function()
     end)
   end)
 
-  it("reuses one context for many connections", function()
-    local srv, port = serve(function(s) assert(s:write(s:read("l"), "\n")) end)
-    local ctx = tls.context(client_tls())
+  -- connections to port, each made from ctx or a context of its own
+  -- (ctx false) and echoing a line: {client's tls(), server's tls()} each
+  local function sessions(n, ctx, version)
+    local seen = {}
+    local srv, port = serve(function(s)
+      assert(s:write(s:read("l"), "\n"))
+      seen[#seen + 1] = s:tls()
+    end)
+    local infos = {}
     intask(function()
-      for i = 1, 3 do
-        local c = assert(connect(port, ctx))
+      for i = 1, n do
+        local c = assert(connect(port, ctx or
+                                 client_tls({max_version = version})))
         assert(c:write("n" .. i .. "\n"))
         assert.are.equal("n" .. i, c:read("l"))
+        infos[i] = c:tls()
+        assert.is_nil(c:read("l"))
         c:close()
       end
       srv:close()
     end)
+    for i = 1, n do infos[i] = {infos[i], seen[i]} end
+    return infos
+  end
+
+  for _, version in ipairs({"tls1.2", "tls1.3"}) do
+    it("resumes the session of a reused context, " .. version, function()
+      local infos = sessions(3, tls.context(client_tls({max_version = version})))
+      for i, pair in ipairs(infos) do
+        local client, server = pair[1], pair[2]
+        assert.are.equal(i > 1, client.resumed)
+        assert.are.equal(i > 1, server.resumed)
+        assert.is_true(client.verified)  -- the session's check stands
+        assert.are.equal("CN=localhost", client.peer.subject)
+      end
+    end)
+  end
+
+  it("does not resume with a context of its own each time", function()
+    for _, pair in ipairs(sessions(2, false)) do
+      assert.is_false(pair[1].resumed)
+      assert.is_false(pair[2].resumed)
+    end
   end)
 end)
 
