@@ -406,6 +406,34 @@ describe_tls("the lazy handshake of an accepted stream", function()
   end)
 end)
 
+describe_tls("a failed handshake in serve", function()
+  it("says nothing on stderr without onerror, and the server goes on", function()
+    local out = proc.run([[
+      local sockit = require("sockit")
+      local cert, key, root = ...
+      local srv = assert(sockit.serve("127.0.0.1", 0, function(s)
+        assert(s:write("served\n"))
+      end, {tls = {certificate = cert, key = key}, timeout = 30}))
+      local _, port = srv:address()
+      sockit.spawn(function()
+        for _ = 1, 3 do  -- plaintext clients
+          local c = assert(sockit.connect("127.0.0.1", port, {timeout = 30}))
+          assert(c:write("GET / HTTP/1.0\r\n\r\n"))
+          c:read("a")
+          c:close()
+        end
+        local c = assert(sockit.connect("localhost", port,
+                                        {tls = {cafile = root}, timeout = 30}))
+        io.write(c:read("l"), "\n")
+        c:close()
+        srv:shutdown()
+      end)
+      assert(sockit.run())
+    ]], {pki.leaf.cert, pki.leaf.key, pki.root.cert})
+    assert.are.equal("served\n", out)
+  end)
+end)
+
 describe_tls("stream:starttls", function()
   -- a plaintext server that answers STARTTLS with `reply`, then
   -- (without plaintext after it) goes on over TLS, echoing a line
