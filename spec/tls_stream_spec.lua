@@ -104,6 +104,26 @@ describe_tls("a TLS stream in tasks", function()
     assert.is_true(echoed == data, "the echo differs")
   end)
 
+  it("reads large counts up to the end of the stream, byte for byte", function()
+    local data = net.bytes(300000, 3)
+    local srv, port = serve(function(s) assert(s:write("head\n", data)) end)
+    local parts
+    intask(function()
+      local c = assert(connect(port))
+      parts = {c:read("l"), c:read(65536)}  -- the first through the reader
+      repeat
+        local chunk = c:read(100000)
+        parts[#parts + 1] = chunk
+      until chunk == nil
+      assert.is_nil(c:read(65536))
+      c:close()
+      srv:close()
+    end)
+    assert.are.equal("head", table.remove(parts, 1))
+    assert.are.equal(100000, #parts[2])
+    assert.is_true(table.concat(parts) == data, "the bytes differ")
+  end)
+
   it("consumes nothing when a read times out", function()
     local srv, port = serve(function(s)
       assert(s:write("partial"))

@@ -43,7 +43,8 @@ local M = {}
 
 -- the TLS transport: sockit.tls's calls, taking the socket first as
 -- wait.call gives it
-local function tlsrecv(_, conn, r) return conn:recv_into(r) end
+local function tlsrecv(_, conn, r, n) return conn:recv_into(r, n) end
+local function tlsrecvcount(_, conn, r, n) return conn:recv(r, n) end
 local function tlssend(_, conn, data, i) return conn:send(data, i) end
 local function tlshandshake(_, conn) return conn:handshake() end
 
@@ -95,7 +96,7 @@ local function fill(self, deadline, want)
       if not n then return nil, msg, code end
     end
     n, msg, code = call(self.socket, "r", tlsrecv, deadline, conn,
-                        self.reader)
+                        self.reader, want)
   else
     n, msg, code = call(self.socket, "r", recv_into, deadline, self.reader,
                         want)
@@ -151,11 +152,34 @@ local function readdirect(self, n, deadline)
   self.reader:append(data)
 end
 
+-- The same over TLS: the connection decrypts through the reader's free
+-- space and hands over a string of the count, or leaves fewer bytes in
+-- the reader for readcount's fills (measured against the C client, 25
+-- alternating runs: 0.84x through the reader, 0.86x this way; see
+-- bench/README.md).
+local function tlsdirect(self, n, deadline)
+  if not self.shaken then
+    local ok, msg, code = shaken(self, deadline)
+    if not ok then return nil, msg, code end
+  end
+  local got, msg, code = call(self.socket, "r", tlsrecvcount, deadline,
+                              self.tlsconn, self.reader, min(n, RECVMAX))
+  if not got then return nil, msg, code end
+  if got == 0 then return true, nil, 0 end
+  if type(got) == "string" then
+    if #got == n then return true, got, 0 end
+    self.reader:append(got)  -- a count over RECVMAX
+  end
+end
+
 -- a byte count; 0 tests for the end of stream, as file:read(0)
 local function readcount(self, off, n, deadline, only)
   local r = self.reader
   if only and n >= BLOCK and #r == 0 and not self.tlsconn then
     local ok, v, x = readdirect(self, n, deadline)
+    if ok ~= nil or v ~= nil then return ok, v, x end
+  elseif only and n >= BLOCK and #r == 0 then
+    local ok, v, x = tlsdirect(self, n, deadline)
     if ok ~= nil or v ~= nil then return ok, v, x end
   end
   if n == 0 then
