@@ -103,14 +103,23 @@ function methods:sendmany(list)
   return first(once(self.socket, "w", sendmmsg, self.timeout, list))
 end
 
+local BATCH = getmetatable(core.batch(1, 1))
+local recvmmsg = core.recvmmsg
+
 -- udp:recvmany(max [, size]) -> list of {data, host, port} (cut = true
 -- on a datagram longer than size, default 65536): at least one datagram,
--- at most max (1 to 1024), as many as one system call gives
+-- at most max (1 to 1024), as many as one system call gives.
+-- udp:recvmany(batch) -> count: the same into a sockit.batch, reused
+-- from call to call, which keeps the datagrams in C until asked for
 function methods:recvmany(max, size)
-  check(self, "recvmany")
+  if getmetatable(self) ~= mt or self.closed then check(self, "recvmany") end
+  if getmetatable(max) == BATCH then
+    return first(once(self.socket, "r", recvmmsg, self.timeout, max,
+                      self.dualstack))
+  end
   max = util.integer(max, 1, "recvmany", 1, 1024)
   if size ~= nil then size = util.integer(size, 2, "recvmany", 1, 65536) end
-  local list, msg, code = once(self.socket, "r", core.recvmmsg, self.timeout,
+  local list, msg, code = once(self.socket, "r", recvmmsg, self.timeout,
                                max, size)
   if not list then return nil, msg, code end
   if self.dualstack then
