@@ -250,6 +250,18 @@ local function udp(family)
   return s, select(2, s:getsockname())
 end
 
+-- two Unix datagram sockets bound in a new directory, at /s and /r:
+-- them and the directory
+local function unixdgram()
+  local dir = files.tmpdir()
+  local s = core.socket("unix", "dgram")
+  local r = core.socket("unix", "dgram")
+  finally(function() s:close(); r:close() end)
+  assert(s:bind(dir .. "/s"))
+  assert(r:bind(dir .. "/r"))
+  return s, r, dir
+end
+
 describe("core.sendmmsg and core.recvmmsg", function()
   it("send to many peers in one call, each datagram with its address",
      function()
@@ -302,12 +314,7 @@ describe("core.sendmmsg and core.recvmmsg", function()
   end)
 
   it("work over Unix datagram sockets, with paths", function()
-    local dir = files.tmpdir()
-    local s = core.socket("unix", "dgram")
-    local r = core.socket("unix", "dgram")
-    finally(function() s:close(); r:close() end)
-    assert(s:bind(dir .. "/s"))
-    assert(r:bind(dir .. "/r"))
+    local s, r, dir = unixdgram()
     assert.equal(2, s:sendmmsg({{"a", dir .. "/r"}, {"b", dir .. "/r"}}))
     assert.same({{"a", dir .. "/s"}, {"b", dir .. "/s"}}, r:recvmmsg(8))
   end)
@@ -419,12 +426,7 @@ describe("core.recvmmsg into a batch", function()
   end)
 
   it("works over Unix datagram sockets, with paths", function()
-    local dir = files.tmpdir()
-    local s = core.socket("unix", "dgram")
-    local r = core.socket("unix", "dgram")
-    finally(function() s:close(); r:close() end)
-    assert(s:bind(dir .. "/s"))
-    assert(r:bind(dir .. "/r"))
+    local s, r, dir = unixdgram()
     assert.equal(2, s:sendmmsg({{"a", dir .. "/r"}, {"b", dir .. "/r"}}))
     local b = core.batch(4, 4)
     assert.equal(2, r:recvmmsg(b))

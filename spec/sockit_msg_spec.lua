@@ -98,6 +98,25 @@ local function udp()
   return u, select(2, u:sockname())
 end
 
+-- a task sends "a" and "b", lets the other run, then "c"; the other
+-- calls receive(r, got) until got holds three datagrams, in order
+local function intasks(receive)
+  local s = udp()
+  local r, port = udp()
+  local got = {}
+  sockit.spawn(function()
+    while #got < 3 do receive(r, got) end
+  end)
+  sockit.spawn(function()
+    assert.equal(2, s:sendmany({{"a", "127.0.0.1", port},
+                                {"b", "127.0.0.1", port}}))
+    sockit.sleep(0)
+    assert.equal(1, s:sendmany({{"c", "127.0.0.1", port}}))
+  end)
+  sockit.run()
+  assert.same({"a", "b", "c"}, got)
+end
+
 describe("udp:sendmany and udp:recvmany", function()
   it("round-trip a batch with the peers' addresses", function()
     local s, sport = udp()
@@ -124,22 +143,9 @@ describe("udp:sendmany and udp:recvmany", function()
   end)
 
   it("run inside tasks, waiting in the loop", function()
-    local s = udp()
-    local r, port = udp()
-    local got = {}
-    sockit.spawn(function()
-      while #got < 3 do
-        for _, d in ipairs(assert(r:recvmany(2))) do got[#got + 1] = d[1] end
-      end
+    intasks(function(r, got)
+      for _, d in ipairs(assert(r:recvmany(2))) do got[#got + 1] = d[1] end
     end)
-    sockit.spawn(function()
-      assert.equal(2, s:sendmany({{"a", "127.0.0.1", port},
-                                  {"b", "127.0.0.1", port}}))
-      sockit.sleep(0)
-      assert.equal(1, s:sendmany({{"c", "127.0.0.1", port}}))
-    end)
-    sockit.run()
-    assert.same({"a", "b", "c"}, got)
   end)
 
   it("time out with the socket's timeout", function()
@@ -181,23 +187,10 @@ describe("udp:recvmany into a sockit.batch", function()
   end)
 
   it("runs inside tasks, waiting in the loop", function()
-    local s = udp()
-    local r, port = udp()
-    local got = {}
     local b = sockit.batch(2, 8)
-    sockit.spawn(function()
-      while #got < 3 do
-        for i = 1, assert(r:recvmany(b)) do got[#got + 1] = (b:get(i)) end
-      end
+    intasks(function(r, got)
+      for i = 1, assert(r:recvmany(b)) do got[#got + 1] = (b:get(i)) end
     end)
-    sockit.spawn(function()
-      assert.equal(2, s:sendmany({{"a", "127.0.0.1", port},
-                                  {"b", "127.0.0.1", port}}))
-      sockit.sleep(0)
-      assert.equal(1, s:sendmany({{"c", "127.0.0.1", port}}))
-    end)
-    sockit.run()
-    assert.same({"a", "b", "c"}, got)
   end)
 
   it("times out with the socket's timeout, the batch left empty", function()
