@@ -127,13 +127,14 @@ static socklen_t sender (const Batch *b, const struct mmsghdr *m,
 }
 
 
-/* whether IP addresses x and y, of length len, name one host */
+/* whether IP addresses x (of length len: 0 for no sender) and y name one
+   host */
 static int samehost (const sockit_Addr *x, const sockit_Addr *y,
                      socklen_t len) {
-  if (x->sa.sa_family == AF_INET && len == sizeof x->in)
+  if (len == sizeof x->in && x->sa.sa_family == AF_INET)
     return y->sa.sa_family == AF_INET
         && x->in.sin_addr.s_addr == y->in.sin_addr.s_addr;
-  return x->sa.sa_family == AF_INET6 && len == sizeof x->in6
+  return len == sizeof x->in6 && x->sa.sa_family == AF_INET6
       && y->sa.sa_family == AF_INET6
       && x->in6.sin6_scope_id == y->in6.sin6_scope_id
       && memcmp(&x->in6.sin6_addr, &y->in6.sin6_addr,
