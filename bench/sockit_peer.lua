@@ -172,12 +172,28 @@ end
 local BATCH, BURST = 64, 256
 local RCVBUF = 4 * 1024 * 1024  -- asked for; Linux caps it at rmem_max
 
--- how each mode drains the datagrams queued: the count, nil when none
+-- how each mode drains the datagrams queued: the count, nil when none.
+-- batch: a list of tables; into: a sockit.batch, reused, as it is;
+-- get: the same, then each datagram's data, host and port
+local batch
 local takers = {
   udp = function(u, size) return u:recvfrom(size) and 1 end,
   batch = function(u, size)
     local list = u:recvmany(BATCH, size)
     return list and #list
+  end,
+  into = function(u, size)
+    batch = batch or require("sockit").batch(BATCH, size)
+    return u:recvmany(batch)
+  end,
+  get = function(u, size)
+    batch = batch or require("sockit").batch(BATCH, size)
+    local n = u:recvmany(batch)
+    for i = 1, n or 0 do
+      local data, host, port = batch:get(i)
+      if #data ~= size or not host or not port then error("bad datagram") end
+    end
+    return n
   end,
 }
 
@@ -186,7 +202,7 @@ local function bound()
   return u, select(2, u:sockname())
 end
 
--- udpsink udp|batch COUNT SIZE: receive bursts until "e"
+-- udpsink udp|batch|into|get COUNT SIZE: receive bursts until "e"
 function roles.udpsink(_, size)
   local take = assert(takers[mode], "unknown mode")
   local u, port = bound()

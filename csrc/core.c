@@ -17,12 +17,14 @@ static const luaL_Reg *const buffermeth[] = {sockit_buffer_meth, NULL};
 static const luaL_Reg *const pollermeth[] = {sockit_poller_meth, NULL};
 static const luaL_Reg *const requestmeth[] = {sockit_request_meth, NULL};
 static const luaL_Reg *const readermeth[] = {sockit_reader_meth, NULL};
+static const luaL_Reg *const batchmeth[] = {sockit_batch_meth, NULL};
 
 static const luaL_Reg *const funcs[] = {
   sockit_socket_funcs, sockit_io_funcs, sockit_address_funcs,
   sockit_time_funcs,
   sockit_buffer_funcs, sockit_poller_funcs, sockit_resolve_funcs,
-  sockit_error_funcs, sockit_reader_funcs, sockit_msg_funcs, NULL
+  sockit_error_funcs, sockit_reader_funcs, sockit_msg_funcs,
+  sockit_batch_funcs, NULL
 };
 
 
@@ -81,6 +83,7 @@ LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_newclass(L, SOCKIT_POLLER, sockit_poller_metameth, pollermeth);
   sockit_newclass(L, SOCKIT_REQUEST, sockit_request_metameth, requestmeth);
   sockit_newclass(L, SOCKIT_READER, sockit_reader_metameth, readermeth);
+  sockit_newclass(L, SOCKIT_BATCH, sockit_batch_metameth, batchmeth);
   lua_newtable(L);
   sockit_setfuncs(L, socketmeth);
   sockit_setfuncs(L, funcs);

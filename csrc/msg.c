@@ -548,10 +548,13 @@ static void resetbatch (struct mmsghdr *m, int max) {
 ** recvmmsg(s, max [, size]) -> list of {data, host, port} or {data,
 ** path}, with cut = true on a datagram longer than size (default 65536):
 ** what one system call gives, at least one datagram, at most max.
+** recvmmsg(s, batch [, unmap]) -> count: the same into a batch (batch.c).
 */
 static int l_recvmmsg (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
-  lua_Integer max = luaL_checkinteger(L, 2);
+  lua_Integer max;
+  if (lua_type(L, 2) == LUA_TUSERDATA) return sockit_recvbatch(L, s);
+  max = luaL_checkinteger(L, 2);
   lua_Integer size = luaL_optinteger(L, 3, 65536);
   struct mmsghdr *m;
   sockit_Wait w;

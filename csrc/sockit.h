@@ -26,6 +26,7 @@
 #define SOCKIT_POLLER   "sockit.poller"
 #define SOCKIT_REQUEST  "sockit.request"
 #define SOCKIT_READER   "sockit.reader"
+#define SOCKIT_BATCH    "sockit.batch"
 
 /* registry: the function a watched socket's close calls (poller.c) */
 #define SOCKIT_UNWATCH  "sockit.unwatch"
@@ -133,6 +134,11 @@ extern const luaL_Reg sockit_io_meth[], sockit_recv_meth[], sockit_io_funcs[];
 
 /* msg.c */
 extern const luaL_Reg sockit_msg_meth[], sockit_msg_funcs[];
+
+/* batch.c: datagrams received in place (recvmmsg into a batch) */
+int sockit_recvbatch (lua_State *L, sockit_Socket *s);
+extern const luaL_Reg sockit_batch_meth[], sockit_batch_metameth[],
+                      sockit_batch_funcs[];
 
 /* buffer.c */
 size_t sockit_range (lua_State *L, int arg, size_t len, size_t *start);

@@ -42,6 +42,7 @@ build = {
     ["sockit.core"] = {
       sources = {
         "csrc/address.c",
+        "csrc/batch.c",
         "csrc/buffer.c",
         "csrc/class.c",
         "csrc/core.c",

@@ -108,6 +108,7 @@ function make.closedfile()
 end
 function make.buffer() return core.buffer(16) end
 function make.reader() return core.reader(16) end
+function make.batch() return core.batch(4, 16) end
 
 -- a poller watching nothing, and one watching a readable socket
 function make.poller() return assert(core.poller()) end
@@ -187,6 +188,7 @@ do
   end
   local keep = {}
   methods("buffer", core.buffer(1))
+  methods("batch", core.batch(1))
   methods("poller", core.poller())
   methods("request", make.request())
   methods("stream", make.stream(keep))
@@ -591,6 +593,24 @@ C("core.recvmmsg", R(2, "out of range"), S.udp, 1025)
 C("core.recvmmsg", R(3, "out of range"), S.udp, 1, 0)
 C("core.recvmmsg", R(3, "out of range"), S.udp, 1, 65537)
 C("core.recvmmsg", F("EAGAIN"), S.udp, 4)
+C("core.recvmmsg", R(2), S.udp, S.buffer)
+C("core.recvmmsg", F("EAGAIN"), S.udp, S.batch)
+
+-- batch(max [, size]), batch:get(i), batch:peer(i), batch:len(i)
+C("core.batch", R(1), nil)
+C("core.batch", R(1, "out of range"), 0)
+C("core.batch", R(1, "out of range"), 1025)
+C("core.batch", R(2, "out of range"), 1, 0)
+C("core.batch", R(2, "out of range"), 1, 65537)
+C("core.batch", R(2, "integer representation"), 1, 0.5)
+C("batch:get", R(1), S.buffer, 1)
+C("batch:get", R(2), S.batch, nil)
+C("batch:get", R(2, "no datagram"), S.batch, 1)
+C("batch:get", R(2, "no datagram"), S.batch, 0)
+C("batch:peer", R(1), S.tcp, 1)
+C("batch:peer", R(2, "no datagram"), S.batch, 1)
+C("batch:len", R(1), S.file, 1)
+C("batch:len", R(2, "no datagram"), S.batch, -1)
 
 -- shutdown(s [, how])
 C("core.shutdown", R(1, "sockit.socket expected"), S.file)
@@ -1091,6 +1111,9 @@ C("udp:recvmany", R(1, "out of range"), S.udpobj, 1025)
 C("udp:recvmany", R(2, "out of range"), S.udpobj, 1, 65537)
 C("udp:recvmany", F("EAGAIN"), S.udpobj, 4)
 C("udp:recvmany", R(false, "closed socket"), S.closedudp, 1)
+C("udp:recvmany", R(1), S.udpobj, S.buffer)
+C("udp:recvmany", F("EAGAIN"), S.udpobj, S.batch)
+C("udp:recvmany", R(false, "closed socket"), S.closedudp, S.batch)
 
 ---------------------------------------------------------------- sockit.tls
 -- where it is built: its functions, its connection's methods as

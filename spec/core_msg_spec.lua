@@ -250,6 +250,18 @@ local function udp(family)
   return s, select(2, s:getsockname())
 end
 
+-- two Unix datagram sockets bound in a new directory, at /s and /r:
+-- them and the directory
+local function unixdgram()
+  local dir = files.tmpdir()
+  local s = core.socket("unix", "dgram")
+  local r = core.socket("unix", "dgram")
+  finally(function() s:close(); r:close() end)
+  assert(s:bind(dir .. "/s"))
+  assert(r:bind(dir .. "/r"))
+  return s, r, dir
+end
+
 describe("core.sendmmsg and core.recvmmsg", function()
   it("send to many peers in one call, each datagram with its address",
      function()
@@ -302,12 +314,7 @@ describe("core.sendmmsg and core.recvmmsg", function()
   end)
 
   it("work over Unix datagram sockets, with paths", function()
-    local dir = files.tmpdir()
-    local s = core.socket("unix", "dgram")
-    local r = core.socket("unix", "dgram")
-    finally(function() s:close(); r:close() end)
-    assert(s:bind(dir .. "/s"))
-    assert(r:bind(dir .. "/r"))
+    local s, r, dir = unixdgram()
     assert.equal(2, s:sendmmsg({{"a", dir .. "/r"}, {"b", dir .. "/r"}}))
     assert.same({{"a", dir .. "/s"}, {"b", dir .. "/s"}}, r:recvmmsg(8))
   end)
@@ -323,6 +330,128 @@ describe("core.sendmmsg and core.recvmmsg", function()
     local r = udp()
     r:settimeout(0.01)
     errs.fails("ETIMEDOUT", r:recvmmsg(4))
+  end)
+end)
+
+-- the datagrams of a batch as {data, host, port [, true]} lists
+local function contents(b)
+  local out = {}
+  for i = 1, #b do out[i] = {b:get(i)} end
+  return out
+end
+
+describe("core.recvmmsg into a batch", function()
+  it("fills the batch in place and returns the count", function()
+    local s, sport = udp()
+    local r, port = udp()
+    local b = core.batch(4, 64)
+    assert.equal(0, #b)
+    assert.equal(3, s:sendmmsg({{"one", "127.0.0.1", port},
+                                {"", "127.0.0.1", port},
+                                {"three", "127.0.0.1", port}}))
+    assert.equal(3, r:recvmmsg(b))
+    assert.equal(3, #b)
+    assert.same({{"one", "127.0.0.1", sport}, {"", "127.0.0.1", sport},
+                 {"three", "127.0.0.1", sport}}, contents(b))
+    assert.same({5}, {b:len(3)})
+    assert.same({"127.0.0.1", sport}, {b:peer(2)})
+    assert.equal("sockit.batch (3 of 4 datagrams)", tostring(b))
+  end)
+
+  it("holds only the datagrams of the last receive", function()
+    local s, sport = udp()
+    local r, port = udp()
+    local b = core.batch(8, 16)
+    assert.equal(3, s:sendmmsg({{"a", "127.0.0.1", port},
+                                {"b", "127.0.0.1", port},
+                                {"c", "127.0.0.1", port}}))
+    assert.equal(3, r:recvmmsg(b))
+    assert.equal(5, s:sendto("later", "127.0.0.1", port))
+    assert.equal(1, r:recvmmsg(b))
+    assert.same({{"later", "127.0.0.1", sport}}, contents(b))
+    assert.has_error(function() b:get(2) end)
+  end)
+
+  it("receives at most its max, the rest left queued", function()
+    local s = udp()
+    local r, port = udp()
+    local list = {}
+    for i = 1, 5 do list[i] = {"d" .. i, "127.0.0.1", port} end
+    assert.equal(5, s:sendmmsg(list))
+    local b = core.batch(3, 8)
+    assert.equal(3, r:recvmmsg(b))
+    assert.equal(2, r:recvmmsg(b))
+    assert.same({"d4", "d5"}, {b:get(1), (b:get(2))})
+  end)
+
+  it("marks a datagram longer than its size as cut", function()
+    local s = udp()
+    local r, port = udp()
+    assert.equal(2, s:sendmmsg({{"short", "127.0.0.1", port},
+                                {"much longer", "127.0.0.1", port}}))
+    local b = core.batch(2, 5)
+    assert.equal(2, r:recvmmsg(b))
+    assert.equal(3, select("#", b:get(1)))
+    assert.same({5}, {b:len(1)})
+    assert.same({"much ", "127.0.0.1", select(2, s:getsockname()), true},
+                {b:get(2)})
+    assert.same({5, true}, {b:len(2)})
+  end)
+
+  it("tells each sender apart, hosts and ports", function()
+    local s4, p4 = udp()
+    local s6, p6 = udp("inet6")
+    local t4, q4 = udp()
+    local r = assert(core.socket("inet6", "dgram"))
+    finally(function() r:close() end)
+    assert(r:setoption("ipv6only", false))
+    assert(r:bind("::", 0))
+    local _, port = r:getsockname()
+    assert(s4:sendto("a", "127.0.0.1", port))
+    assert(s6:sendto("b", "::1", port))
+    assert(t4:sendto("c", "127.0.0.1", port))
+    assert(s4:sendto("d", "127.0.0.1", port))
+    -- loopback queues a datagram within its sendto: one receive takes all
+    local b = core.batch(8, 8)
+    assert.equal(4, r:recvmmsg(b))
+    assert.same({{"a", "::ffff:127.0.0.1", p4}, {"b", "::1", p6},
+                 {"c", "::ffff:127.0.0.1", q4}, {"d", "::ffff:127.0.0.1", p4}},
+                contents(b))
+    assert(s4:sendto("e", "127.0.0.1", port))
+    assert(s6:sendto("f", "::1", port))
+    assert(t4:sendto("g", "127.0.0.1", port))
+    assert.equal(3, r:recvmmsg(b, true))
+    assert.same({{"e", "127.0.0.1", p4}, {"f", "::1", p6},
+                 {"g", "127.0.0.1", q4}}, contents(b))
+  end)
+
+  it("works over Unix datagram sockets, with paths", function()
+    local s, r, dir = unixdgram()
+    assert.equal(2, s:sendmmsg({{"a", dir .. "/r"}, {"b", dir .. "/r"}}))
+    local b = core.batch(4, 4)
+    assert.equal(2, r:recvmmsg(b))
+    assert.same({{"a", dir .. "/s"}, {"b", dir .. "/s"}}, contents(b))
+    assert.same({dir .. "/s"}, {b:peer(1)})
+  end)
+
+  it("gives an empty path for a sender without one", function()
+    local a, c = pair("dgram")
+    assert.equal(2, a:sendmmsg({{"x"}, {"yz"}}))
+    local b = core.batch(4, 4)
+    assert.equal(2, c:recvmmsg(b))
+    assert.same({{"x", ""}, {"yz", ""}}, contents(b))
+  end)
+
+  it("is left empty by a receive that times out", function()
+    local s = udp()
+    local r, port = udp()
+    local b = core.batch(2, 4)
+    assert(s:sendto("x", "127.0.0.1", port))
+    assert.equal(1, r:recvmmsg(b))
+    r:settimeout(0.01)
+    errs.fails("ETIMEDOUT", r:recvmmsg(b))
+    assert.equal(0, #b)
+    assert.has_error(function() b:get(1) end)
   end)
 end)
 

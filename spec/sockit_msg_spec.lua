@@ -98,6 +98,25 @@ local function udp()
   return u, select(2, u:sockname())
 end
 
+-- a task sends "a" and "b", lets the other run, then "c"; the other
+-- calls receive(r, got) until got holds three datagrams, in order
+local function intasks(receive)
+  local s = udp()
+  local r, port = udp()
+  local got = {}
+  sockit.spawn(function()
+    while #got < 3 do receive(r, got) end
+  end)
+  sockit.spawn(function()
+    assert.equal(2, s:sendmany({{"a", "127.0.0.1", port},
+                                {"b", "127.0.0.1", port}}))
+    sockit.sleep(0)
+    assert.equal(1, s:sendmany({{"c", "127.0.0.1", port}}))
+  end)
+  sockit.run()
+  assert.same({"a", "b", "c"}, got)
+end
+
 describe("udp:sendmany and udp:recvmany", function()
   it("round-trip a batch with the peers' addresses", function()
     local s, sport = udp()
@@ -124,27 +143,64 @@ describe("udp:sendmany and udp:recvmany", function()
   end)
 
   it("run inside tasks, waiting in the loop", function()
-    local s = udp()
-    local r, port = udp()
-    local got = {}
-    sockit.spawn(function()
-      while #got < 3 do
-        for _, d in ipairs(assert(r:recvmany(2))) do got[#got + 1] = d[1] end
-      end
+    intasks(function(r, got)
+      for _, d in ipairs(assert(r:recvmany(2))) do got[#got + 1] = d[1] end
     end)
-    sockit.spawn(function()
-      assert.equal(2, s:sendmany({{"a", "127.0.0.1", port},
-                                  {"b", "127.0.0.1", port}}))
-      sockit.sleep(0)
-      assert.equal(1, s:sendmany({{"c", "127.0.0.1", port}}))
-    end)
-    sockit.run()
-    assert.same({"a", "b", "c"}, got)
   end)
 
   it("time out with the socket's timeout", function()
     local r = udp()
     r:settimeout(0.01)
     errs.fails("ETIMEDOUT", r:recvmany(4))
+  end)
+end)
+
+describe("udp:recvmany into a sockit.batch", function()
+  it("receives a batch in place, reused from call to call", function()
+    local s, sport = udp()
+    local r, port = udp()
+    local list = {}
+    for i = 1, 20 do list[i] = {("datagram %d"):format(i), "127.0.0.1", port} end
+    assert.equal(20, s:sendmany(list))
+    local b = sockit.batch(8, 64)
+    local got = {}
+    while #got < 20 do
+      local n = assert(r:recvmany(b))
+      assert.equal(n, #b)
+      for i = 1, n do got[#got + 1] = {b:get(i)} end
+    end
+    for i = 1, 20 do
+      assert.same({("datagram %d"):format(i), "127.0.0.1", sport}, got[i])
+    end
+  end)
+
+  it("shows IPv4 peers of a dual-stack socket as IPv4", function()
+    local s, sport = udp()
+    local r = assert(sockit.udp({bind = {"*", 0}}))
+    finally(function() r:close() end)
+    local _, port = r:sockname()
+    assert.equal(1, s:sendmany({{"v4", "127.0.0.1", port}}))
+    local b = sockit.batch(4)
+    assert.equal(1, r:recvmany(b))
+    assert.same({"v4", "127.0.0.1", sport}, {b:get(1)})
+    assert.same({"127.0.0.1", sport}, {b:peer(1)})
+  end)
+
+  it("runs inside tasks, waiting in the loop", function()
+    local b = sockit.batch(2, 8)
+    intasks(function(r, got)
+      for i = 1, assert(r:recvmany(b)) do got[#got + 1] = (b:get(i)) end
+    end)
+  end)
+
+  it("times out with the socket's timeout, the batch left empty", function()
+    local s = udp()
+    local r, port = udp()
+    local b = sockit.batch(4, 4)
+    assert.equal(1, s:sendmany({{"x", "127.0.0.1", port}}))
+    assert.equal(1, r:recvmany(b))
+    r:settimeout(0.01)
+    errs.fails("ETIMEDOUT", r:recvmany(b))
+    assert.equal(0, #b)
   end)
 end)

@@ -152,6 +152,26 @@ describe("sockit.udp", function()
     assert.matches("#1 to 'send'", raised(u.send, u, 1))
     assert.matches("#1 to 'settimeout'", raised(u.settimeout, u, "x"))
   end)
+
+  it("waits with its own timeout again after calls inside a task",
+     function()
+    local a = bound("127.0.0.1")
+    local b, pb = bound("127.0.0.1")
+    b:settimeout(0.05)
+    assert(a:sendto("x", "127.0.0.1", pb))
+    assert.equal("x", (b:recvfrom()))
+    -- inside a task a call runs at timeout 0 and waits in the loop
+    for _, call in ipairs{function() return b:recvfrom() end,
+                          function() return b:recvmany(4) end,
+                          function() return b:recv() end} do
+      sockit.spawn(function()
+        assert(a:sendto("y", "127.0.0.1", pb))
+        assert(call())
+      end)
+      sockit.run()
+      errs.fails("ETIMEDOUT", b:recvfrom())
+    end
+  end)
 end)
 
 describe("a connected sockit.udp", function()

@@ -464,6 +464,9 @@ function sockit.udp(opts)
   return udp.open(family, bind, peer)
 end
 
+-- sockit.batch(max [, size]) -> a reusable batch for udp:recvmany
+sockit.batch = core.batch
+
 -- sockit.stream(sock [, opts]) -> stream owning sock, a connected
 -- sockit.core socket; opts: timeout, maxline
 function sockit.stream(sock, opts)

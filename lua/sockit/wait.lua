@@ -39,6 +39,11 @@ wait.closing, wait.pcall, wait.xpcall = loop.closing, loop.pcall,
 -- cancel(obj): obj (a socket) is about to close: a task waiting on it
 -- wakes with ECANCELED, and the loop forgets it
 wait.cancel = loop.cancel
+
+-- intask() -> true inside a task, where a call that would block waits in
+-- the loop
+wait.intask = loop.intask
+
 -- interrupted(err) -> true for the error of a Ctrl-C
 wait.interrupted = loop.interrupted
 
