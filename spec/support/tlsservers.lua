@@ -2,7 +2,7 @@
 -- with a certificate of the test PKI (support.pki): nginx with ssl, openssl
 -- s_server, redis-server --tls-port, aiosmtpd with STARTTLS, and a small
 -- python3 server that injects plaintext after its STARTTLS reply; and, for
--- the plain-text examples, nginx over HTTP and aiosmtpd without TLS.
+-- the plain-text specs, nginx over HTTP and aiosmtpd without TLS.
 --
 --   local servers = require("support.tlsservers")
 --   local nginx = servers.nginx(pki)   -- nginx.port, nginx.www
