@@ -30,7 +30,6 @@
 #define _GNU_SOURCE
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -43,80 +42,19 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <stdint.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "baseline_util.h"
 
 #define RECVSIZE  65536
 
 
-static void die (const char *what) {
-  perror(what);
-  exit(1);
-}
-
-
-static double clockof (clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double wall (void) { return clockof(CLOCK_MONOTONIC); }
-static double cpu (void) { return clockof(CLOCK_PROCESS_CPUTIME_ID); }
-
-
-static long long number (const char *s) {
-  char *end;
-  long long n = strtoll(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || n < 0) {
-    fprintf(stderr, "baseline: bad number '%s'\n", s);
-    exit(2);
-  }
-  return n;
-}
-
-
-static struct sockaddr_in loopback (int port) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((unsigned short)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-
-static void nodelay (int fd) {
-  int on = 1;
-  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
-    die("setsockopt");
-}
-
-
 /* listen on 127.0.0.1, tell the port on stdout, return the first client */
 static int acceptone (void) {
-  struct sockaddr_in a = loopback(0);
-  socklen_t len = sizeof a;
-  int fd = socket(AF_INET, SOCK_STREAM, 0), c;
-  if (fd < 0) die("socket");
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) die("bind");
-  if (listen(fd, 1) != 0) die("listen");
-  if (getsockname(fd, (struct sockaddr *)&a, &len) != 0) die("getsockname");
-  printf("port %d\n", ntohs(a.sin_port));
-  fflush(stdout);
-  c = accept(fd, NULL, NULL);
+  int fd = listening(1), c = accept(fd, NULL, NULL);
   if (c < 0) die("accept");
   close(fd);
   return c;
-}
-
-
-static int connectto (int port) {
-  struct sockaddr_in a = loopback(port);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) die("socket");
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) die("connect");
-  return fd;
 }
 
 

@@ -513,7 +513,7 @@ end
 
 local function build()
   local cmd = ("mkdir -p build && %s -O2 -std=c99 -Wall -Wextra -o %s "
-    .. "bench/baseline.c"):format(CC, BASELINE)
+    .. "bench/baseline.c bench/baseline_util.c"):format(CC, BASELINE)
   io.stderr:write(cmd, "\n")
   if not os.execute(cmd) then
     io.stderr:write("bench: cannot build the C baseline\n")
@@ -693,7 +693,8 @@ local function tlsready()
     missing = "LuaSec (lua-sec)"
   end
   if missing then return nil, missing end
-  local cmd = ("%s -O2 -std=c99 -Wall -Wextra -o %s bench/tls_baseline.c -lssl -lcrypto"
+  local cmd = ("%s -O2 -std=c99 -Wall -Wextra -o %s bench/tls_baseline.c bench/baseline_util.c"
+    .. " -lssl -lcrypto"
     .. " && mkdir -p %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
     .. " -nodes -keyout %s/key.pem -out %s/cert.pem -subj /CN=localhost -days 2"
     .. " -addext subjectAltName=IP:127.0.0.1 2>/dev/null"):format(CC, TLS_BASELINE,

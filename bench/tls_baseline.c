@@ -21,82 +21,32 @@
 */
 #define _GNU_SOURCE
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "baseline_util.h"
+
 #define CHUNK 65536
 
 
-static void die (const char *what) {
+/* an OpenSSL failure: its own error queue says more than errno */
+static void ssldie (const char *what) {
   fprintf(stderr, "tls_baseline: %s\n", what);
   ERR_print_errors_fp(stderr);
   exit(1);
 }
 
 
-static double clockof (clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double wall (void) { return clockof(CLOCK_MONOTONIC); }
-static double cpu (void) { return clockof(CLOCK_PROCESS_CPUTIME_ID); }
-
-
-static long long number (const char *s) {
-  char *end;
-  long long n = strtoll(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || n < 0) die("bad number");
-  return n;
-}
-
-
-static struct sockaddr_in loopback (int port) {
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((unsigned short)port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return sa;
-}
-
-
-/* a listener on 127.0.0.1, port 0, whose port goes to stdout */
-static int listener (void) {
-  struct sockaddr_in sa = loopback(0);
-  socklen_t len = sizeof sa;
-  int one = 1;
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  if (s < 0) die("socket");
-  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind");
-  if (listen(s, 128) < 0) die("listen");
-  if (getsockname(s, (struct sockaddr *)&sa, &len) < 0) die("getsockname");
-  printf("port %d\n", ntohs(sa.sin_port));
-  fflush(stdout);
-  return s;
-}
-
-
 static int connected (int port) {
-  struct sockaddr_in sa = loopback(port);
-  int one = 1;
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  if (s < 0) die("socket");
-  if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) die("connect");
-  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int s = connectto(port);
+  nodelay(s);
   return s;
 }
 
@@ -108,7 +58,7 @@ static SSL_CTX *server_context (const char *cert, const char *key) {
       || !SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256")
       || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1
       || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-    die("server context");
+    ssldie("server context");
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   return ctx;
@@ -120,7 +70,7 @@ static SSL_CTX *client_context (const char *cafile) {
   if (ctx == NULL
       || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)
       || SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
-    die("client context");
+    ssldie("client context");
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
   return ctx;
 }
@@ -130,9 +80,9 @@ static SSL_CTX *client_context (const char *cafile) {
 static SSL *accepted (SSL_CTX *ctx, int l) {
   int c = accept(l, NULL, NULL);
   SSL *ssl = SSL_new(ctx);
-  if (c < 0 || ssl == NULL) die("accept");
+  if (c < 0 || ssl == NULL) ssldie("accept");
   SSL_set_fd(ssl, c);
-  if (SSL_accept(ssl) != 1) die("SSL_accept");
+  if (SSL_accept(ssl) != 1) ssldie("SSL_accept");
   return ssl;
 }
 
@@ -140,10 +90,10 @@ static SSL *accepted (SSL_CTX *ctx, int l) {
 /* connects and completes the handshake, checking the peer's address */
 static SSL *connecting (SSL_CTX *ctx, int port) {
   SSL *ssl = SSL_new(ctx);
-  if (ssl == NULL) die("SSL_new");
+  if (ssl == NULL) ssldie("SSL_new");
   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
   SSL_set_fd(ssl, connected(port));
-  if (SSL_connect(ssl) != 1) die("SSL_connect");
+  if (SSL_connect(ssl) != 1) ssldie("SSL_connect");
   return ssl;
 }
 
@@ -162,12 +112,12 @@ static void finish (SSL *ssl) {
 static int source (const char *cert, const char *key, long long bytes) {
   static char block[CHUNK];
   SSL_CTX *ctx = server_context(cert, key);
-  SSL *ssl = accepted(ctx, listener());
+  SSL *ssl = accepted(ctx, listening(128));
   long long sent = 0;
   memset(block, 'x', sizeof block);
   while (sent < bytes) {
     int n = (int)(bytes - sent < CHUNK ? bytes - sent : CHUNK);
-    if (SSL_write(ssl, block, n) != n) die("SSL_write");
+    if (SSL_write(ssl, block, n) != n) ssldie("SSL_write");
     sent += n;
   }
   finish(ssl);
@@ -178,7 +128,7 @@ static int source (const char *cert, const char *key, long long bytes) {
 
 static int accepting (const char *cert, const char *key, long long count) {
   SSL_CTX *ctx = server_context(cert, key);
-  int l = listener();
+  int l = listening(128);
   long long i;
   for (i = 0; i < count; i++) finish(accepted(ctx, l));
   printf("result handshakes=%lld\n", count);

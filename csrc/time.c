@@ -119,16 +119,16 @@ static int l_sleep (lua_State *L) {
   double s = luaL_checknumber(L, 1);
   struct timespec ts;
   sockit_Wait w;
-  int r;
+  int r, err = 0;
   /* NaN fails the range check too, before any conversion */
   luaL_argcheck(L, s >= 0 && s < 1e9, 1, "seconds out of range");
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   sockit_startwait(L, &w, s);
-  while ((r = nanosleep(&ts, &ts)) != 0 && errno == EINTR
+  while ((r = nanosleep(&ts, &ts)) != 0 && (err = errno) == EINTR
          && !sockit_interrupted(&w))
     ;
-  if (r != 0) return sockit_fail(L, errno);
+  if (r != 0) return sockit_fail(L, err);
   lua_pushboolean(L, 1);
   return 1;
 }

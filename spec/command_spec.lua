@@ -8,6 +8,7 @@ local env = require("support.env")
 local files = require("support.files")
 local net = require("support.net")
 local proc = require("support.proc")
+local servers = require("support.tlsservers")
 local core = env.core()
 
 local q = env.quote
@@ -296,26 +297,11 @@ end)
 
 describe("sockit connect against nginx", function()
   it("gets a page with GET / HTTP/1.0", function()
-    local dir = files.tmpdir()
-    local port = net.freeport()
-    assert(os.execute("mkdir -p " .. q(dir .. "/www") .. " " .. q(dir .. "/tmp")))
-    write_file(dir .. "/www/index.html", "hello from nginx\n")
-    write_file(dir .. "/nginx.conf", ([[
-daemon off;
-worker_processes 1;
-pid %s/nginx.pid;
-error_log stderr notice;
-events { worker_connections 16; }
-http {
-  access_log off;
-  client_body_temp_path %s/tmp;
-  server { listen 127.0.0.1:%d; root %s/www; }
-}
-]]):format(dir, dir, port, dir))
-    assert(os.execute("chmod -R a+rX " .. q(dir)))
-    local nginx = start(CLEAN .. "/usr/sbin/nginx -e stderr -p " .. q(dir .. "/") ..
-                        " -c " .. q(dir .. "/nginx.conf"), "start worker process")
-    finally(function() stop(nginx) end)
+    local nginx = servers.nginx_http(function(www)
+      write_file(www .. "/index.html", "hello from nginx\n")
+    end)
+    finally(function() servers.stop(nginx) end)
+    local port = nginx.port
     local status, out, err = sockit("connect 127.0.0.1 " .. port .. " --crlf",
                                     "GET / HTTP/1.0\n\n")
     assert.are.equal(0, status, err)
@@ -503,11 +489,8 @@ local function describe_tls(name, body)
   end)
 end
 
-local pki, servers
-if HAS_TLS then
-  pki = require("support.pki").get()
-  servers = require("support.tlsservers")
-end
+local pki
+if HAS_TLS then pki = require("support.pki").get() end
 
 -- A python3 server for one client, speaking the plain start of `protocol`
 -- (imap, pop3, ftp) up to its STARTTLS, then TLS (Python's ssl module),

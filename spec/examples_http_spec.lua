@@ -1,18 +1,16 @@
 -- examples/http_get.lua, run as a child process against Debian's nginx
--- (started here on free loopback ports, 127.0.0.1 and ::1) and against
--- scripted servers this spec plays itself.
+-- (support.tlsservers starts it on a free port of 127.0.0.1 and ::1) and
+-- against scripted servers this spec plays itself.
 
 local env = require("support.env")
 local files = require("support.files")
 local proc = require("support.proc")
 local net = require("support.net")
+local servers = require("support.tlsservers")
 local sockit = require("sockit")
 
 local q = env.quote
 local HTTP_GET = env.LUA .. "examples/http_get.lua "
--- Programs that are not under test run without the sanitizer runtimes
--- `make asan` preloads (their own leaks at exit would fail them).
-local NGINX = "env -u LD_PRELOAD /usr/sbin/nginx"
 
 local write_file = files.write
 
@@ -33,53 +31,6 @@ local function http_get(args)
   return background(args)()
 end
 
-local NGINX_CONF = [[
-daemon off;
-worker_processes 1;
-pid %s/nginx.pid;
-error_log stderr notice;
-events { worker_connections 64; }
-http {
-  access_log %s/access.log;
-  client_body_temp_path %s/tmp/body;
-  proxy_temp_path %s/tmp/proxy;
-  fastcgi_temp_path %s/tmp/fastcgi;
-  uwsgi_temp_path %s/tmp/uwsgi;
-  scgi_temp_path %s/tmp/scgi;
-  types { text/html html; application/octet-stream bin; text/plain txt; }
-  server {
-    listen 127.0.0.1:%d;
-    listen [::1]:%d;
-    root %s/www;
-    # SSI drops Content-Length: these answers come chunked.
-    location /chunked/ { ssi on; }
-  }
-}
-]]
-
--- Starts nginx in the foreground. With "error_log stderr notice" it says
--- "start worker processes" once its sockets listen: that line is the
--- readiness signal, no polling needed.
-local function start_nginx(dir, port)
-  local conf = dir .. "/nginx.conf"
-  write_file(conf, NGINX_CONF:format(dir, dir, dir, dir, dir, dir, dir, port, port, dir))
-  local pipe = assert(io.popen(("echo $$; exec %s -e stderr -p %s -c %s 2>&1"):format(
-    NGINX, q(dir .. "/"), q(conf))))
-  local nginx = { pipe = pipe, pid = tonumber(pipe:read("l")) }
-  local log = {}
-  for line in pipe:lines() do
-    log[#log + 1] = line
-    if line:find("start worker process", 1, true) then return nginx end
-  end
-  pipe:close()
-  error("nginx did not start:\n" .. table.concat(log, "\n"))
-end
-
-local function stop_nginx(nginx)
-  os.execute("kill " .. nginx.pid)
-  nginx.pipe:close()
-end
-
 -- Reads a request up to its empty line: request line, headers (lower case).
 local function read_request(conn)
   local request_line = assert(conn:read("l"))
@@ -93,31 +44,27 @@ local function read_request(conn)
 end
 
 describe("examples/http_get.lua against nginx", function()
-  local dir, nginx, port, www
+  local nginx, port, www
 
   lazy_setup(function()
-    dir = files.tmpdir()
-    www = dir .. "/www"
-    -- nginx's workers drop root privileges: they must be able to read.
-    assert(os.execute(("mkdir -p %s/chunked %s/tmp && chmod -R a+rX %s"):format(
-      q(www), q(dir), q(dir))))
-    local urandom = assert(io.open("/dev/urandom", "rb"))
-    write_file(www .. "/big.bin", urandom:read(3 * 1024 * 1024 + 17))
-    -- Text for SSI, which must find no "<!--#" directive in it: hex digits.
-    local text = urandom:read(1024 * 1024):gsub(".", function(c)
-      return ("%02x"):format(c:byte())
+    nginx = servers.nginx_http(function(root)
+      assert(os.execute("mkdir -p " .. q(root .. "/chunked")))
+      local urandom = assert(io.open("/dev/urandom", "rb"))
+      write_file(root .. "/big.bin", urandom:read(3 * 1024 * 1024 + 17))
+      -- Text for SSI, which must find no "<!--#" directive in it: hex digits.
+      local text = urandom:read(1024 * 1024):gsub(".", function(c)
+        return ("%02x"):format(c:byte())
+      end)
+      urandom:close()
+      write_file(root .. "/chunked/big.html", text)
+      write_file(root .. "/index.html", "<p>index</p>\n")
+      write_file(root .. "/small.txt", "hello from nginx\n")
     end)
-    urandom:close()
-    write_file(www .. "/chunked/big.html", text)
-    write_file(www .. "/index.html", "<p>index</p>\n")
-    write_file(www .. "/small.txt", "hello from nginx\n")
-    assert(os.execute("chmod -R a+rX " .. q(dir)))
-    port = net.dual_stack_port()
-    nginx = start_nginx(dir, port)
+    port, www = nginx.port, nginx.www
   end)
 
   lazy_teardown(function()
-    if nginx then stop_nginx(nginx) end
+    servers.stop(nginx)
     files.cleanup()
   end)
 

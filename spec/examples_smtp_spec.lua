@@ -7,15 +7,13 @@ local env = require("support.env")
 local files = require("support.files")
 local proc = require("support.proc")
 local net = require("support.net")
+local servers = require("support.tlsservers")
 local sockit = require("sockit")
 
 local q = env.quote
 local LUA = env.LUA
--- Debian's python3 (aiosmtpd is a Debian package), without the sanitizer
--- runtimes `make asan` preloads: it is not under test.
-local PYTHON = "env -u LD_PRELOAD /usr/bin/python3"
 
-local read_file, write_file = files.read, files.write
+local read_file = files.read
 local start, wait, stop, run = proc.start, proc.wait, proc.stop, proc.exec
 local background = proc.background
 
@@ -296,37 +294,12 @@ describe("examples/sendmail.lua", function()
     local server, out
 
     before_each(function()
-      local dir = files.tmpdir()
-      out = dir .. "/mail"
-      -- A handler that writes the envelope and the data exactly as received.
-      write_file(dir .. "/server.py", [[
-import asyncio, sys
-from aiosmtpd.smtp import SMTP
-
-class Store:
-    async def handle_DATA(self, server, session, envelope):
-        with open(sys.argv[1], "ab") as f:
-            f.write(b"MAIL FROM:<%s>\n" % envelope.mail_from.encode())
-            for rcpt in envelope.rcpt_tos:
-                f.write(b"RCPT TO:<%s>\n" % rcpt.encode())
-            f.write(b"DATA %d bytes\n" % len(envelope.original_content))
-            f.write(envelope.original_content)
-        return "250 Message accepted for delivery"
-
-async def main():
-    loop = asyncio.get_running_loop()
-    srv = await loop.create_server(lambda: SMTP(Store(), hostname="aiosmtpd.test"), "127.0.0.1", 0)
-    print("listening 127.0.0.1 %d" % srv.sockets[0].getsockname()[1], flush=True)
-    await srv.serve_forever()
-
-asyncio.run(main())
-]])
-      server = start(PYTHON .. " " .. q(dir .. "/server.py") .. " " .. q(out))
-      assert.is_truthy(server.port, "aiosmtpd did not start: " .. tostring(server.line))
+      server = servers.smtp_store()
+      out = server.mail
     end)
 
     after_each(function()
-      stop(server)
+      servers.stop(server)
     end)
 
     it("delivers the message byte for byte, dot lines included", function()

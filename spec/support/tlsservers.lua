@@ -1,7 +1,8 @@
--- Real TLS servers for the specs, each started on a free loopback port with
--- a certificate of the test PKI (support.pki): nginx with ssl, openssl
+-- Real servers for the specs, each started on a free loopback port, most
+-- with a certificate of the test PKI (support.pki): nginx with ssl, openssl
 -- s_server, redis-server --tls-port, aiosmtpd with STARTTLS, and a small
--- python3 server that injects plaintext after its STARTTLS reply.
+-- python3 server that injects plaintext after its STARTTLS reply; and, for
+-- the plain-text specs, nginx over HTTP and aiosmtpd without TLS.
 --
 --   local servers = require("support.tlsservers")
 --   local nginx = servers.nginx(pki)   -- nginx.port, nginx.www
@@ -73,54 +74,74 @@ function servers.log(child)
   return text
 end
 
+-- $NAME stands for vars.NAME (see nginx below).
 local NGINX_CONF = [[
 daemon off;
 worker_processes 1;
-pid %s/nginx.pid;
+pid $DIR/nginx.pid;
 error_log stderr notice;
 events { worker_connections 512; }
 http {
   access_log off;
-  client_body_temp_path %s/tmp/body;
-  proxy_temp_path %s/tmp/proxy;
-  fastcgi_temp_path %s/tmp/fastcgi;
-  uwsgi_temp_path %s/tmp/uwsgi;
-  scgi_temp_path %s/tmp/scgi;
-  types { application/octet-stream bin; text/plain txt; }
+  client_body_temp_path $DIR/tmp/body;
+  proxy_temp_path $DIR/tmp/proxy;
+  fastcgi_temp_path $DIR/tmp/fastcgi;
+  uwsgi_temp_path $DIR/tmp/uwsgi;
+  scgi_temp_path $DIR/tmp/scgi;
+  types { text/html html; application/octet-stream bin; text/plain txt; }
   keepalive_requests 100;
   server {
-    listen 127.0.0.1:%d ssl;
-    listen [::1]:%d ssl;
-    ssl_certificate %s;
-    ssl_certificate_key %s;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root %s/www;
-  }
+    root $DIR/www;
+$SERVER  }
 }
 ]]
 
--- nginx serving dir/www over TLS on 127.0.0.1 and ::1 (one port) with the
--- certificate `cert` (default: the localhost leaf). www holds big.bin
--- (5 MB of random bytes) and small.txt. With "error_log stderr notice" it
+-- nginx serving dir/www on 127.0.0.1 and ::1 (one port), `server` being
+-- the rest of its server block (with $PORT, $CERT and $KEY from `vars`);
+-- fill(www) writes the files first. With "error_log stderr notice" it
 -- says "start worker process" once its sockets listen.
-function servers.nginx(pki, cert)
-  cert = cert or pki.leaf
+local function nginx(fill, server, vars)
   local dir = tmpdir()
   local www = dir .. "/www"
   assert(os.execute(("mkdir -p %s %s/tmp"):format(q(www), q(dir))))
-  local urandom = assert(io.open("/dev/urandom", "rb"))
-  files.write(www .. "/big.bin", urandom:read(5 * 1000 * 1000))
-  urandom:close()
-  files.write(www .. "/small.txt", "hello over tls\n")
+  fill(www)
   -- nginx's workers drop root privileges: they must be able to read
   assert(os.execute("chmod -R a+rX " .. q(dir)))
-  local port = net.dual_stack_port()
-  files.write(dir .. "/nginx.conf", NGINX_CONF:format(dir, dir, dir, dir, dir,
-    dir, port, port, cert.cert, cert.key, dir))
+  vars.DIR, vars.PORT = dir, net.dual_stack_port()
+  vars.SERVER = server:gsub("%$(%u+)", vars)
+  files.write(dir .. "/nginx.conf", (NGINX_CONF:gsub("%$(%u+)", vars)))
   local child = start(("/usr/sbin/nginx -e stderr -p %s -c %s"):format(
     q(dir .. "/"), q(dir .. "/nginx.conf")), "start worker process", dir)
-  child.port, child.www = port, www
+  child.port, child.www = vars.PORT, www
   return child
+end
+
+-- nginx over TLS with the certificate `cert` (default: the localhost
+-- leaf); www holds big.bin (5 MB of random bytes) and small.txt.
+function servers.nginx(pki, cert)
+  cert = cert or pki.leaf
+  return nginx(function(www)
+    local urandom = assert(io.open("/dev/urandom", "rb"))
+    files.write(www .. "/big.bin", urandom:read(5 * 1000 * 1000))
+    urandom:close()
+    files.write(www .. "/small.txt", "hello over tls\n")
+  end, [[
+    listen 127.0.0.1:$PORT ssl;
+    listen [::1]:$PORT ssl;
+    ssl_certificate $CERT;
+    ssl_certificate_key $KEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+]], {CERT = cert.cert, KEY = cert.key})
+end
+
+-- nginx over plain HTTP, www filled by fill(www); under /chunked/ it
+-- answers chunked (SSI drops Content-Length).
+function servers.nginx_http(fill)
+  return nginx(fill, [[
+    listen 127.0.0.1:$PORT;
+    listen [::1]:$PORT;
+    location /chunked/ { ssi on; }
+]], {})
 end
 
 -- openssl s_server on 127.0.0.1 with `cert` ({cert=, key=}), answering
@@ -166,14 +187,15 @@ function servers.aiosmtpd(pki)
   return child
 end
 
--- aiosmtpd's SMTP class, STARTTLS and AUTH required (user alice, password
--- "open sesame"); each message is stored in dir/mail as "AUTH login",
--- the envelope, "DATA n bytes" and the data as received.
-local SMTP_AUTH = [[
+-- aiosmtpd's SMTP class storing each message in OUT as "AUTH login" (when
+-- the client authenticated), the envelope, "DATA n bytes" and the data as
+-- received. With CERT and KEY it requires STARTTLS and AUTH (user alice,
+-- password "open sesame"); without, it speaks plain SMTP.
+local SMTP_STORE = [[
 import asyncio, ssl, sys
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-cert, key, out = sys.argv[1:4]
+out, tls = sys.argv[1], sys.argv[2:4]
 
 def authenticator(server, session, envelope, mechanism, data):
     ok = (isinstance(data, LoginPassword) and data.login == b"alice"
@@ -185,7 +207,8 @@ def authenticator(server, session, envelope, mechanism, data):
 class Store:
     async def handle_DATA(self, server, session, envelope):
         with open(out, "ab") as f:
-            f.write(b"AUTH %s\n" % session.auth_data)
+            if session.auth_data is not None:
+                f.write(b"AUTH %s\n" % session.auth_data)
             f.write(b"MAIL FROM:<%s>\n" % envelope.mail_from.encode())
             for rcpt in envelope.rcpt_tos:
                 f.write(b"RCPT TO:<%s>\n" % rcpt.encode())
@@ -193,13 +216,16 @@ class Store:
             f.write(envelope.original_content)
         return "250 Message accepted for delivery"
 
-async def main():
+def factory():
+    if not tls:
+        return SMTP(Store(), hostname="localhost")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    def factory():
-        return SMTP(Store(), hostname="localhost", tls_context=ctx,
-                    require_starttls=True, authenticator=authenticator,
-                    auth_required=True, auth_require_tls=True)
+    ctx.load_cert_chain(*tls)
+    return SMTP(Store(), hostname="localhost", tls_context=ctx,
+                require_starttls=True, authenticator=authenticator,
+                auth_required=True, auth_require_tls=True)
+
+async def main():
     loop = asyncio.get_running_loop()
     srv = await loop.create_server(factory, "127.0.0.1", 0)
     print("listening 127.0.0.1 %d" % srv.sockets[0].getsockname()[1])
@@ -220,8 +246,16 @@ local function python(code, args)
   return start(table.concat(words, " "), "listening", dir)
 end
 
+-- SMTP_STORE over TLS with AUTH; child.mail is its OUT.
 function servers.smtp_auth(pki)
-  local child = python(SMTP_AUTH, {pki.leaf.cert, pki.leaf.key, "DIR/mail"})
+  local child = python(SMTP_STORE, {"DIR/mail", pki.leaf.cert, pki.leaf.key})
+  child.mail = child.dir .. "/mail"
+  return child
+end
+
+-- SMTP_STORE in plain SMTP, no AUTH; child.mail is its OUT.
+function servers.smtp_store()
+  local child = python(SMTP_STORE, {"DIR/mail"})
   child.mail = child.dir .. "/mail"
   return child
 end
