@@ -41,6 +41,9 @@ wait.closing, wait.pcall, wait.xpcall = loop.closing, loop.pcall,
 wait.cancel = loop.cancel
 -- interrupted(err) -> true for the error of a Ctrl-C
 wait.interrupted = loop.interrupted
+-- intask() -> true inside a task, where a call that would block waits in
+-- the loop
+wait.intask = intask
 
 -- deadline(timeout) -> the deadline of a call that starts now
 function wait.deadline(timeout)
