@@ -264,24 +264,63 @@ static int l_handshake (lua_State *L) {
 
 
 /*
-** conn:recv_into(reader) -> bytes added to the reader (sockit.core's, the
-** Stream's); 0 at the end of the stream (the peer's close_notify)
+** Decrypts up to n bytes (the count at 3, which may be absent unless
+** 'needn': then as many as fit) into the free space of the reader at 2
+** (sockit.core's, a Stream's), at *p: the bytes got, 0 at the end of the
+** stream (the peer's close_notify), or -1 with the fail tuple pushed,
+** *nret values. The reader does not count them yet.
 */
-static int l_recv_into (lua_State *L) {
+static int intoreader (lua_State *L, int needn, lua_Integer *n,
+                       sockit_Reader **r, char **p, int *nret) {
   const sockit_API *api = sockit_tlsapi(L);
   sockit_Socket *s;
   sockit_TLSConn *c = toconn(L, &s);
-  sockit_Reader *r = api->toreader(L, 2);
-  size_t room = 0;
+  size_t room;
+  *r = api->toreader(L, 2);
+  luaL_argexpected(L, *r != NULL, 2, "sockit.reader");
+  *n = needn ? luaL_checkinteger(L, 3) : luaL_optinteger(L, 3, 0);
+  luaL_argcheck(L, *n >= 1 || (*n == 0 && lua_isnoneornil(L, 3)), 3,
+                "size must be at least 1");
+  room = (size_t)*n;
+  *p = api->readerspace(L, *r, &room);
+  if (*p == NULL) return luaL_error(L, "not enough memory");
+  if (*n > 0 && (size_t)*n < room) room = (size_t)*n;
+  return call(L, c, s, readstep, *p, room > INT_MAX ? INT_MAX : (int)room,
+              nret);
+}
+
+
+/* conn:recv_into(reader [, n]) -> bytes added to the reader, at most n */
+static int l_recv_into (lua_State *L) {
+  lua_Integer n;
+  sockit_Reader *r;
   char *p;
-  int got, nret;
-  luaL_argexpected(L, r != NULL, 2, "sockit.reader");
-  p = api->readerspace(L, r, &room);
-  if (p == NULL) return luaL_error(L, "not enough memory");
-  got = call(L, c, s, readstep, p, room > INT_MAX ? INT_MAX : (int)room, &nret);
+  int nret, got = intoreader(L, 0, &n, &r, &p, &nret);
   if (got < 0) return nret;
-  api->readeradd(r, (size_t)got);
+  sockit_tlsapi(L)->readeradd(r, (size_t)got);
   lua_pushinteger(L, got);
+  return 1;
+}
+
+
+/*
+** conn:recv(reader, n) -> n bytes as a string, decrypted through the
+** free space of reader, which keeps none of them: the one copy of a
+** large read. Fewer bytes (all that came without waiting) are added to
+** the reader, and their count comes back instead; 0 at the end of the
+** stream.
+*/
+static int l_recv (lua_State *L) {
+  lua_Integer n;
+  sockit_Reader *r;
+  char *p;
+  int nret, got = intoreader(L, 1, &n, &r, &p, &nret);
+  if (got < 0) return nret;
+  if ((lua_Integer)got == n) lua_pushlstring(L, p, (size_t)got);
+  else {
+    sockit_tlsapi(L)->readeradd(r, (size_t)got);
+    lua_pushinteger(L, got);
+  }
   return 1;
 }
 
@@ -437,6 +476,7 @@ static int l_connection (lua_State *L) {
 const luaL_Reg sockit_tlsconn_meth[] = {
   {"handshake", l_handshake},
   {"recv_into", l_recv_into},
+  {"recv", l_recv},
   {"send", l_send},
   {"info", sockit_tlsinfo},
   {"close", l_close},

@@ -112,17 +112,17 @@ static void pushalpn (lua_State *L, const SSL *ssl) {
 
 
 /*
-** conn:info() -> {version, cipher, alpn, servername, verified, peer}:
-** peer = {subject, issuer, notbefore, notafter, names} or nil when the
-** peer sent no certificate; verified is true when it was checked and
-** passed (chain and name)
+** conn:info() -> {version, cipher, alpn, servername, verified, resumed,
+** peer}: peer = {subject, issuer, notbefore, notafter, names} or nil when
+** the peer sent no certificate; verified is true when it was checked and
+** passed (chain and name), resumed when the handshake resumed a session
 */
 int sockit_tlsinfo (lua_State *L) {
   sockit_TLSConn *c = sockit_checkconn(L, 1);
   X509 *cert;
   luaL_argcheck(L, c->ssl != NULL, 1, "attempt to use a closed connection");
   cert = getpeercert(c->ssl);
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushstring(L, SSL_get_version(c->ssl));
   lua_setfield(L, -2, "version");
   lua_pushstring(L, SSL_get_cipher_name(c->ssl));
@@ -134,6 +134,8 @@ int sockit_tlsinfo (lua_State *L) {
   lua_pushboolean(L, cert != NULL && SSL_is_init_finished(c->ssl)
                      && SSL_get_verify_result(c->ssl) == X509_V_OK);
   lua_setfield(L, -2, "verified");
+  lua_pushboolean(L, SSL_session_reused(c->ssl));
+  lua_setfield(L, -2, "resumed");
   if (cert != NULL) {
     pushpeer(L, cert);
     lua_setfield(L, -2, "peer");

@@ -107,6 +107,7 @@ function make.closedfile()
   return f
 end
 function make.buffer() return core.buffer(16) end
+function make.reader() return core.reader(16) end
 
 -- a poller watching nothing, and one watching a readable socket
 function make.poller() return assert(core.poller()) end
@@ -1151,6 +1152,13 @@ if has_tls then
   C("tls.connection", R(3, "invalid name"), S.tlsctx, S.tcp, LONGHOST:rep(2))
   C("tlsconn:recv_into", R(1), S.file, S.buffer)
   C("tlsconn:recv_into", R(2, "sockit.reader"), S.tlsconn, S.buffer)
+  C("tlsconn:recv_into", R(3, "at least 1"), S.tlsconn, S.reader, 0)
+  C("tlsconn:recv_into", R(3), S.tlsconn, S.reader, "x")
+  C("tlsconn:recv", R(1), S.tcp, S.reader, 10)
+  C("tlsconn:recv", R(2, "sockit.reader"), S.tlsconn, S.buffer, 10)
+  C("tlsconn:recv", R(3), S.tlsconn, S.reader)
+  C("tlsconn:recv", R(3, "at least 1"), S.tlsconn, S.reader, 0)
+  C("tlsconn:recv", R(3), S.tlsconn, S.reader, 1.5)
   C("tlsconn:send", R(2), S.tlsconn, {})
   C("tlsconn:send", R(3, "out of range"), S.tlsconn, "abc", 5)
   C("tlsconn:send", R(3, "out of range"), S.tlsconn, "abc", 0)

@@ -8,6 +8,7 @@
 local env = require("support.env")
 local errs = require("support.errs")
 local files = require("support.files")
+local net = require("support.net")
 local proc = require("support.proc")
 local servers = require("support.tlsservers")
 local sockit = require("sockit")
@@ -174,6 +175,31 @@ describe_tls("a TLS client against openssl s_server", function()
     assert.is_true(conn:tls().verified)
     assert.are.equal("HTTP/1.0 200 ok", status_page(conn))
   end)
+
+  for _, version in ipairs({"1_2", "1_3"}) do
+    it("resumes the session of a reused context, TLS " .. version, function()
+      local server = servers.s_server(pki.leaf, "-tls" .. version)
+      defer(function() servers.stop(server) end)
+      -- {resumed} of a connection made from ctx that reads the page
+      local function resumed(ctx)
+        local conn = assert(sockit.connect("127.0.0.1", server.port,
+          {tls = ctx, timeout = 30}))
+        defer(function() conn:close() end)
+        assert.are.equal("HTTP/1.0 200 ok", status_page(conn))
+        conn:read("a")  -- the rest, and the session tickets before it
+        local info = conn:tls()
+        conn:close()  -- s_server serves one client at a time
+        assert.are.equal("TLSv" .. version:gsub("_", "."), info.version)
+        assert.is_true(info.verified)
+        return info.resumed
+      end
+      local ctx = tls.context({cafile = pki.root.cert})
+      assert.is_false(resumed(ctx))
+      assert.is_true(resumed(ctx))
+      assert.is_true(resumed(ctx))
+      assert.is_false(resumed(tls.context({cafile = pki.root.cert})))
+    end)
+  end
 
   it("checks a name-only certificate by name", function()
     local server = servers.s_server(pki.nameonly)
@@ -515,5 +541,43 @@ describe_tls("TLS faults from the peer", function()
     ]], {tostring(peer.port), pki.root.cert})
     assert.are.same({true, "exit", 0}, {ok, how, status}, out)
     assert.is_truthy(out == "ECONNRESET\n" or out == "EPIPE\n", out)
+  end)
+end)
+
+-- README, TLS: shutdown("w") ends the TCP stream only, no close_notify,
+-- so that a peer which takes close_notify as the end of everything still
+-- sends what it has left (close() is the end with close_notify: see
+-- tls_stream_spec's "the end of a TLS stream")
+describe_tls("shutdown('w') over TLS, against python's ssl", function()
+  local peer
+  setup(function() peer = servers.tls_peer(pki, "count") end)
+  teardown(function() servers.stop(peer) end)
+
+  local function connect()
+    local conn = assert(sockit.connect("127.0.0.1", peer.port,
+      {tls = {cafile = pki.root.cert}, timeout = 30}))
+    defer(function() conn:close() end)
+    return conn
+  end
+
+  it("half-closes: the peer reads every byte, then answers", function()
+    local conn = connect()
+    local data = net.bytes(200000, 5)
+    assert(conn:write(data))
+    assert.is_true(conn:shutdown("w"))
+    assert.are.equal("200000", conn:read("l"))
+    errs.fails("ETLS", conn:read("l"))  -- python's end: no close_notify
+  end)
+
+  it("half-closes in tasks as well", function()
+    local got
+    sockit.spawn(function()
+      local conn = connect()
+      assert(conn:write("abc"))
+      assert.is_true(conn:shutdown("w"))
+      got = conn:read("l")
+    end)
+    assert.is_true(sockit.run())
+    assert.are.equal("3", got)
   end)
 end)

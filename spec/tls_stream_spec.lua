@@ -14,6 +14,7 @@ local tlsspec = require("support.tlsspec")
 local tls, pki = tlsspec.tls, tlsspec.pki
 local describe_tls, defer = tlsspec.helpers(describe, pending, after_each)
 
+local unpack = table.unpack or unpack  -- luacheck: compat
 local SAFETY = 30  -- seconds, the timeout of streams that wait for a peer
 
 -- obj, closed after the spec whatever happens
@@ -101,6 +102,26 @@ describe_tls("a TLS stream in tasks", function()
       srv:close()
     end)
     assert.is_true(echoed == data, "the echo differs")
+  end)
+
+  it("reads large counts up to the end of the stream, byte for byte", function()
+    local data = net.bytes(300000, 3)
+    local srv, port = serve(function(s) assert(s:write("head\n", data)) end)
+    local parts
+    intask(function()
+      local c = assert(connect(port))
+      parts = {c:read("l"), c:read(65536)}  -- the first through the reader
+      repeat
+        local chunk = c:read(100000)
+        parts[#parts + 1] = chunk
+      until chunk == nil
+      assert.is_nil(c:read(65536))
+      c:close()
+      srv:close()
+    end)
+    assert.are.equal("head", table.remove(parts, 1))
+    assert.are.equal(100000, #parts[2])
+    assert.is_true(table.concat(parts) == data, "the bytes differ")
   end)
 
   it("consumes nothing when a read times out", function()
@@ -253,18 +274,49 @@ describe_tls("certificate checks", function()
     end)
   end)
 
-  it("reuses one context for many connections", function()
-    local srv, port = serve(function(s) assert(s:write(s:read("l"), "\n")) end)
-    local ctx = tls.context(client_tls())
+  -- connections to port, each made from ctx or a context of its own
+  -- (ctx false) and echoing a line: {client's tls(), server's tls()} each
+  local function sessions(n, ctx, version)
+    local seen = {}
+    local srv, port = serve(function(s)
+      assert(s:write(s:read("l"), "\n"))
+      seen[#seen + 1] = s:tls()
+    end)
+    local infos = {}
     intask(function()
-      for i = 1, 3 do
-        local c = assert(connect(port, ctx))
+      for i = 1, n do
+        local c = assert(connect(port, ctx or
+                                 client_tls({max_version = version})))
         assert(c:write("n" .. i .. "\n"))
         assert.are.equal("n" .. i, c:read("l"))
+        infos[i] = c:tls()
+        assert.is_nil(c:read("l"))
         c:close()
       end
       srv:close()
     end)
+    for i = 1, n do infos[i] = {infos[i], seen[i]} end
+    return infos
+  end
+
+  for _, version in ipairs({"tls1.2", "tls1.3"}) do
+    it("resumes the session of a reused context, " .. version, function()
+      local infos = sessions(3, tls.context(client_tls({max_version = version})))
+      for i, pair in ipairs(infos) do
+        local client, server = pair[1], pair[2]
+        assert.are.equal(i > 1, client.resumed)
+        assert.are.equal(i > 1, server.resumed)
+        assert.is_true(client.verified)  -- the session's check stands
+        assert.are.equal("CN=localhost", client.peer.subject)
+      end
+    end)
+  end
+
+  it("does not resume with a context of its own each time", function()
+    for _, pair in ipairs(sessions(2, false)) do
+      assert.is_false(pair[1].resumed)
+      assert.is_false(pair[2].resumed)
+    end
   end)
 end)
 
@@ -306,6 +358,99 @@ describe_tls("the end of a TLS stream", function()
     end)
     assert.are.equal(1, #failures)
     assert.is_truthy(failures[1]:find("(ETLS)", 1, true))
+  end)
+end)
+
+describe_tls("the lazy handshake of an accepted stream", function()
+  -- a TLS listener and, accepted from it in a task, the stream a client
+  -- made by connect(port) opened: the client runs in a task of its own
+  local function accepted(client)
+    local srv = closing(assert(sockit.listen("127.0.0.1", 0,
+                                             {tls = server_tls()})))
+    srv:settimeout(SAFETY)
+    local _, port = srv:address()
+    sockit.spawn(client, port)
+    return closing(assert(srv:accept()))
+  end
+
+  it("is run once for a reader task and a writer task started together", function()
+    local got, echoed
+    intask(function()
+      local s = accepted(function(port)
+        local c = closing(assert(connect(port)))
+        assert(c:write("from the client\n"))
+        echoed = c:read("l")
+      end)
+      s:settimeout(SAFETY)
+      sockit.spawn(function() got = s:read("l") end)
+      sockit.spawn(function() assert(s:write("from the server\n")) end)
+    end)
+    assert.are.equal("from the client", got)
+    assert.are.equal("from the server", echoed)
+  end)
+
+  it("gives both tasks the fail tuple of a failed one", function()
+    local results = {}
+    intask(function()
+      local s = accepted(function(port)
+        local c = closing(assert(sockit.connect("127.0.0.1", port,
+                                                {timeout = SAFETY})))
+        assert(c:write("GET / HTTP/1.0\r\n\r\n"))
+      end)
+      s:settimeout(SAFETY)
+      sockit.spawn(function() results.read = {s:read("l")} end)
+      sockit.spawn(function() results.write = {s:write("never\n")} end)
+    end)
+    errs.fails("ETLS", unpack(results.read, 1, 3))
+    errs.fails("ETLS", unpack(results.write, 1, 3))
+    assert.are.equal(0, results.write[4])  -- nothing sent
+  end)
+
+  it("lets a waiting task time out under its own deadline", function()
+    local res
+    intask(function()
+      local s = accepted(function(port)  -- a client that never speaks
+        closing(assert(sockit.connect("127.0.0.1", port)))
+      end)
+      s:settimeout(SAFETY)
+      sockit.spawn(function()
+        errs.fails("ECANCELED", s:read("l"))
+      end)
+      sockit.spawn(function()
+        s:settimeout(0.05)
+        res = {s:write("x")}
+        s:close()  -- wakes the first task's handshake
+      end)
+    end)
+    errs.fails("ETIMEDOUT", unpack(res, 1, 3))
+  end)
+end)
+
+describe_tls("a failed handshake in serve", function()
+  it("says nothing on stderr without onerror, and the server goes on", function()
+    local out = proc.run([[
+      local sockit = require("sockit")
+      local cert, key, root = ...
+      local srv = assert(sockit.serve("127.0.0.1", 0, function(s)
+        assert(s:write("served\n"))
+      end, {tls = {certificate = cert, key = key}, timeout = 30}))
+      local _, port = srv:address()
+      sockit.spawn(function()
+        for _ = 1, 3 do  -- plaintext clients
+          local c = assert(sockit.connect("127.0.0.1", port, {timeout = 30}))
+          assert(c:write("GET / HTTP/1.0\r\n\r\n"))
+          c:read("a")
+          c:close()
+        end
+        local c = assert(sockit.connect("localhost", port,
+                                        {tls = {cafile = root}, timeout = 30}))
+        io.write(c:read("l"), "\n")
+        c:close()
+        srv:shutdown()
+      end)
+      assert(sockit.run())
+    ]], {pki.leaf.cert, pki.leaf.key, pki.root.cert})
+    assert.are.equal("served\n", out)
   end)
 end)
 

@@ -97,14 +97,18 @@ local function ended(st, co)
 end
 
 -- a TLS connection's handshake, in its own task before its handler:
--- true, or false once its failure is reported and the stream closed
+-- true, or false once the stream is closed. A failure is the client's
+-- doing (a scanner, a plaintext client, a distrusted certificate), as a
+-- reset is, which serve never reports by itself: it goes to onerror only.
 local function handshake(st, s, host, port)
   local ok, msg, code = stream.handshake(s)
   if ok then return true end
   s:close()
   ended(st, wait.current())
-  report(st, ("TLS handshake failed: %s (%s)"):format(msg, code), nil,
-         host, port)
+  if st.onerror then
+    st.onerror(("TLS handshake failed: %s (%s)"):format(msg, code), host,
+               port)
+  end
   return false
 end
 

@@ -265,15 +265,27 @@ end
 -- A python3 TLS server that misbehaves once the handshake is done, for
 -- each connection: "drop" sends "hello\n" then closes the socket without
 -- close_notify; "reset" reads nothing and resets the connection (linger 0).
+-- "count" reads to the end (close_notify or not), then replies "N\n" (N
+-- the bytes read) and closes as "drop" does.
 local TLS_PEER = [[
 import socket, ssl, struct, sys
 cert, key, mode = sys.argv[1:4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
+
+def count(t):
+    n = 0
+    while True:
+        d = t.recv(65536)
+        if not d:
+            return b"%d\n" % n
+        n += len(d)
 ]] .. ACCEPTING .. [[
     try:
         t = ctx.wrap_socket(c, server_side=True)
-        if mode == "drop":
+        if mode == "count":
+            t.sendall(count(t))
+        elif mode == "drop":
             t.sendall(b"hello\n")
         else:
             t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
