@@ -306,6 +306,61 @@ static int l_recv_into (lua_State *L) {
 }
 
 
+/*
+** The room to receive into for recvn's count 'n' (0: "a"): a fill's
+** worth, or for a count of SOCKIT_SCRATCH or more only the bytes still
+** missing (at most SOCKIT_RECVMAX), so the next count starts empty.
+*/
+static size_t missing (const sockit_Reader *r, size_t n) {
+  size_t left;
+  if (n < SOCKIT_SCRATCH) return 0;
+  left = n - sockit_readerlen(r);
+  return left < SOCKIT_RECVMAX ? left : SOCKIT_RECVMAX;
+}
+
+
+/* one receive into 'r' for recvn: bytes received, 0 at end, -1 failed */
+static ssize_t fill (lua_State *L, sockit_Socket *s, sockit_Reader *r,
+                     size_t n, sockit_Wait *w) {
+  size_t want = missing(r, n), room = want;
+  char *p = sockit_readerspace(L, r, &room);
+  ssize_t got;
+  if (p == NULL) return luaL_error(L, "not enough memory");
+  if (want == 0) want = room;
+  do got = recv(s->fd, p, want, SOCKIT_DONTWAIT(s));
+  while (got < 0 && retry(s, w, errno, POLLIN));
+  if (got > 0) sockit_readeradd(r, (size_t)got);
+  return got;
+}
+
+
+/*
+** recvn(s, reader [, n]) -> string: receives into a Stream's reader
+** until it holds n unread bytes (no n: until the end of stream), then
+** takes them out; a Stream's read(n) and read("a") in one call, under
+** one deadline. At the end of stream: the bytes there are (for a count,
+** nil if none). A failure (EAGAIN at timeout 0 too) leaves the bytes
+** received in the reader, so the next call goes on from there.
+*/
+static int l_recvn (lua_State *L) {
+  sockit_Socket *s = sockit_tosock(L, 1);
+  sockit_Reader *r = (sockit_Reader *)luaL_checkudata(L, 2, SOCKIT_READER);
+  int all = lua_isnoneornil(L, 3);
+  size_t n = all ? 0 : checksize(L, 3, (size_t)-1);
+  sockit_Wait w;
+  ssize_t got = 1;
+  sockit_startwait(L, &w, s->timeout);
+  while ((all || sockit_readerlen(r) < n)
+         && (got = fill(L, s, r, n, &w)) > 0)
+    ;
+  if (got < 0) return sockit_fail(L, w.err);
+  if (got == 0) n = sockit_readerlen(r);  /* the end of stream */
+  if (n == 0 && !all) lua_pushnil(L);
+  else sockit_readertake(L, r, n);
+  return 1;
+}
+
+
 /* sendto(s, data, host, port) / sendto(s, data, path) -> bytes sent */
 static int l_sendto (lua_State *L) {
   sockit_Socket *s = sockit_tosock(L, 1);
@@ -440,5 +495,6 @@ const luaL_Reg sockit_io_meth[] = {
 const luaL_Reg sockit_recv_meth[] = {
   {"recv", l_recv},
   {"recvfrom", l_recvfrom},
+  {"recvn", l_recvn},
   {NULL, NULL}
 };

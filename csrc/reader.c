@@ -158,9 +158,7 @@ static int l_sub (lua_State *L) {
 ** is freed; a large one mostly read shrinks, so a Stream that read 10 MB
 ** keeps no 10 MB block (spec/sockit_reader_spec.lua checks both).
 */
-static int l_consume (lua_State *L) {
-  sockit_Reader *r = checkreader(L);
-  size_t n = checkoffset(L, r, 2);
+static void consume (lua_State *L, sockit_Reader *r, size_t n) {
   size_t left = unread(r) - n;
   r->pos += n;
   if (left == 0) {
@@ -173,8 +171,25 @@ static int l_consume (lua_State *L) {
     r->len = left;
     resize(L, r, left);  /* a failed shrink keeps the block */
   }
+}
+
+
+static int l_consume (lua_State *L) {
+  sockit_Reader *r = checkreader(L);
+  consume(L, r, checkoffset(L, r, 2));
   lua_settop(L, 1);
   return 1;
+}
+
+
+size_t sockit_readerlen (const sockit_Reader *r) {
+  return unread(r);
+}
+
+
+void sockit_readertake (lua_State *L, sockit_Reader *r, size_t n) {
+  lua_pushlstring(L, at(r, 0), n);
+  consume(L, r, n);
 }
 
 
@@ -391,18 +406,27 @@ static int finishcall (lua_State *L, int status, lua_KContext base) {
 }
 
 
+/* called as owner:read(n), n a positive integer, with a count function */
+static int iscount (lua_State *L) {
+  return lua_gettop(L) == 2 && lua_isinteger(L, 2) && lua_tointeger(L, 2) > 0
+         && !lua_isnil(L, lua_upvalueindex(4))
+         && lua_rawequal(L, 1, lua_upvalueindex(3));
+}
+
+
 /*
-** The closure r:bind makes. Upvalues: the reader, the slow function and
-** the owner (nil for an iterator). Called as owner:read("l"), or as an
-** iterator, it returns a buffered line itself; everything else goes to
-** the slow function, which may yield.
+** The closure r:bind makes. Upvalues: the reader, the slow function,
+** the owner (nil for an iterator) and the count function (or nil).
+** Called as owner:read("l"), or as an iterator, it returns a buffered
+** line itself; owner:read(n) goes to the count function, everything
+** else to the slow function; both may yield.
 */
 static int boundread (lua_State *L) {
   sockit_Reader *r = (sockit_Reader *)lua_touserdata(L, lua_upvalueindex(1));
   int iterator = lua_isnil(L, lua_upvalueindex(3));
   if (iterator) lua_settop(L, 0);
   if (fastline(L, r, iterator)) return 1;
-  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(iscount(L) ? 4 : 2));
   lua_insert(L, 1);
   lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, finishcall);
   return finishcall(L, LUA_OK, 0);
@@ -410,16 +434,18 @@ static int boundread (lua_State *L) {
 
 
 /*
-** r:bind(fn [, owner]) -> a function that returns the reader's next
-** buffered line, when called as owner:read("l") (or with no owner, as an
-** iterator), and fn(...) otherwise: the Stream's read method and its
-** lines() iterator, without a Lua call per buffered line.
+** r:bind(fn [, owner [, count]]) -> a function that returns the reader's
+** next buffered line, when called as owner:read("l") (or with no owner,
+** as an iterator), count(owner, n) when called as owner:read(n) for a
+** positive integer n, and fn(...) otherwise: the Stream's read method
+** and its lines() iterator, without a Lua call per buffered line.
 */
 static int l_bind (lua_State *L) {
   checkreader(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_settop(L, 3);
-  lua_pushcclosure(L, boundread, 3);
+  if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TFUNCTION);
+  lua_settop(L, 4);
+  lua_pushcclosure(L, boundread, 4);
   return 1;
 }
 
@@ -455,7 +481,10 @@ static int fastread (lua_State *L) {
 }
 
 
-/* r:bind(fn [, owner]), as above */
+/*
+** r:bind(fn [, owner [, count]]), as above; count is an optimisation
+** only, which the Lua binder goes without: fn takes every call.
+*/
 static int l_bind (lua_State *L) {
   checkreader(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);

@@ -161,6 +161,9 @@ typedef struct sockit_Reader sockit_Reader;
 sockit_Reader *sockit_toreader (lua_State *L, int arg);  /* NULL: not one */
 char *sockit_readerspace (lua_State *L, sockit_Reader *r, size_t *n);
 void sockit_readeradd (sockit_Reader *r, size_t n);
+/* its count of unread bytes; the first n of them pushed and consumed */
+size_t sockit_readerlen (const sockit_Reader *r);
+void sockit_readertake (lua_State *L, sockit_Reader *r, size_t n);
 extern const luaL_Reg sockit_reader_meth[], sockit_reader_metameth[],
                       sockit_reader_funcs[];
 

@@ -134,6 +134,90 @@ describe("the reader's fills", function()
   end)
 end)
 
+describe("core.recvn", function()
+  -- a socket pair, the second end at timeout 0, and a reader
+  local function raw()
+    local a, b = core.socketpair()
+    finally(function() a:close(); b:close() end)
+    core.settimeout(b, 0)
+    return a, b, core.reader(100)
+  end
+
+  it("keeps what it received when it must wait, and goes on from there",
+     function()
+    local a, b, r = raw()
+    local data = net.bytes(2000)
+    sendall(a, data:sub(1, 1200))
+    errs.fails("EAGAIN", core.recvn(b, r, 2000))
+    assert.equal(1200, #r)
+    sendall(a, data:sub(1201) .. "x")
+    assert.equal(data, core.recvn(b, r, 2000))
+    -- a small count reads ahead, as a fill does
+    assert.equal(1, #r)
+    assert.equal("x", core.recvn(b, r, 1))
+    assert.equal(0, #r)
+  end)
+
+  it("takes no more than a large count misses", function()
+    local a, b, r = raw()
+    local data = net.bytes(BLOCK + 10)
+    sendall(a, data:sub(1, 10))
+    errs.fails("EAGAIN", core.recvn(b, r, #data))
+    sendall(a, data:sub(11) .. "tail")
+    assert.equal(data, core.recvn(b, r, #data))
+    assert.equal(0, #r)
+    assert.equal("tail", core.recv(b, 10))
+  end)
+
+  it("gives the rest at the end of stream, then nil; \"a\" gives \"\"",
+     function()
+    local a, b, r = raw()
+    sendall(a, "abc", true)
+    assert.equal("abc", core.recvn(b, r, 10))
+    assert.is_nil(core.recvn(b, r, 10))
+    assert.equal("", core.recvn(b, r))
+    local c, d, q = raw()
+    local data = net.bytes(3 * BLOCK + 5)
+    sendall(c, data:sub(1, 100))
+    errs.fails("EAGAIN", core.recvn(d, q))
+    assert.equal(100, #q)
+    sendall(c, data:sub(101), true)
+    assert.equal(data, core.recvn(d, q))
+    assert.equal(0, #q)
+  end)
+
+  it("raises on a bad reader or count", function()
+    local _, b, r = raw()
+    assert.error_matches(function() core.recvn(b, "x", 1) end,
+                         "bad argument #2")
+    assert.error_matches(function() core.recvn(b, r, 0) end,
+                         "bad argument #3")
+    assert.error_matches(function() core.recvn(b, r, 1.5) end,
+                         "bad argument #3")
+  end)
+
+  it("takes a Stream's count from pieces sent by another task", function()
+    local a, b = core.socketpair()
+    local sa, sb = sockit.stream(a), sockit.stream(b)
+    finally(function() sa:close(); sb:close() end)
+    local data, got = net.bytes(3 * BLOCK + 7), {}
+    sockit.spawn(function()
+      got[1] = assert(sb:read(#data))
+      got[2] = assert(sb:read("a"))
+    end)
+    sockit.spawn(function()
+      for i = 1, #data, 50000 do
+        assert(sa:write(data:sub(i, i + 49999)))
+        sockit.sleep(0)
+      end
+      assert(sa:write("end"))
+      sa:shutdown("w")
+    end)
+    sockit.run()
+    assert.same({data, "end"}, got)
+  end)
+end)
+
 describe("end of stream inside each format", function()
   local cases = {
     {"l", "abc", "abc"}, {"L", "abc\r", "abc\r"}, {"l", "abc\r", "abc\r"},
