@@ -220,6 +220,14 @@ local DRIBBLER = [[
   end
   assert(core.send(s, "\n"))
   io.write(sent, "\n")
+  -- takes "stop" before closing: a close with unread bytes would send a
+  -- reset, which may overtake the line on its way
+  local got = 0
+  while got < 4 do
+    local d = core.recv(s, 4 - got)
+    if not d or d == "" then break end
+    got = got + #d
+  end
   core.close(s)
 ]]
 

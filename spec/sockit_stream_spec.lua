@@ -567,6 +567,31 @@ describe("stream:write", function()
     writefail("EPIPE", sa:write("x", "y"))
   end)
 
+  it("without a timeout, gives the bytes sent when the peer goes mid-write",
+     function()
+    local srv = assert(sockit.listen("127.0.0.1", 0))
+    finally(function() srv:close() end)
+    local _, port = srv:address()
+    local child = proc.spawn([[
+      local sockit = require("sockit")
+      local s = assert(sockit.connect("127.0.0.1", tonumber(...)))
+      assert(#s:read(1024 * 1024) == 1024 * 1024)
+      s:close()  -- with bytes unread: a reset
+    ]], {port})
+    srv:settimeout(10)  -- a safety net if the child fails: it connects at once
+    local conn = assert(srv:accept())
+    finally(function() conn:close() end)
+    conn:settimeout(nil)
+    local data = net.bytes(64 * 1024 * 1024)
+    local v, msg, code, sent = conn:write(data)
+    assert.is_nil(v)
+    assert.is_string(msg)
+    assert.is_truthy(code == "EPIPE" or code == "ECONNRESET", code)
+    assert.is_true(sent >= 1024 * 1024 and sent < #data, tostring(sent))
+    assert.equal("", child:read("a"))
+    assert.is_true(child:close())
+  end)
+
   it("fails with ETIMEDOUT and tells how much went out", function()
     local sa, sb = streams()
     sa:settimeout(0.05)

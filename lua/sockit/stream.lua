@@ -443,6 +443,16 @@ function methods:write(...)
   if n ~= 1 then data = join(n, ...)
   elseif type(data) ~= "string" then data = numeral_string(data, 1) end
   if #data == 0 then return self end
+  if self.timeout == nil and not self.tlsconn and not intask() then
+    -- a plain stream without a timeout, outside a task: the blocking send
+    -- wait.call would make, without its Lua calls
+    local sock = self.socket
+    settimeout(sock, nil)
+    local k, msg, code = send(sock, data)
+    if not k then return nil, msg, code, 0 end
+    if k == #data then return self end
+    return sendall(self, data, k, deadline_of(nil))
+  end
   return sendall(self, data, 0, deadline_of(self.timeout))
 end
 
