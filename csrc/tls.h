@@ -59,12 +59,18 @@ typedef struct sockit_TLSConn {
 #define sockit_tlsapi(L) \
   ((const sockit_API *)lua_touserdata(L, lua_upvalueindex(1)))
 
-/* tls_context.c */
+/* tls.c */
 LUAMOD_API int luaopen_sockit_tls (lua_State *L);
+
+/* tls_bio.c */
+BIO_METHOD *sockit_newbiomethod (void);
+
+/* tls_context.c */
 sockit_TLSContext *sockit_checkcontext (lua_State *L, int arg);
+extern const luaL_Reg sockit_tlscontext_meth[], sockit_tlscontext_metameth[],
+                      sockit_tlscontext_funcs[];
 
 /* tls_conn.c */
-BIO_METHOD *sockit_newbiomethod (void);
 sockit_TLSConn *sockit_checkconn (lua_State *L, int arg);
 extern const luaL_Reg sockit_tlsconn_meth[], sockit_tlsconn_metameth[],
                       sockit_tlsconn_funcs[];

@@ -1,7 +1,7 @@
 /*
-** tls_conn.c: connections. An SSL reaches its socket through a BIO of
-** ours that calls recv and send(MSG_NOSIGNAL) on the descriptor (no
-** SIGPIPE, whatever the peer does). Each call runs OpenSSL until it gets
+** tls_conn.c: connections. An SSL reaches its socket through the BIO of
+** tls_bio.c (recv and send(MSG_NOSIGNAL): no SIGPIPE, whatever the peer
+** does). Each call runs OpenSSL until it gets
 ** somewhere, waiting for the direction OpenSSL asks for (a read may have
 ** to write, a write to read) under the socket's timeout, as io.c waits;
 ** at timeout 0 (a scheduler task) it returns nil, msg, "EAGAIN", dir,
@@ -19,54 +19,6 @@
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-
-
-/* the BIO's failure: one to retry after waiting, or the end of the call */
-static int biofail (BIO *b, sockit_TLSConn *c, int write) {
-  c->err = errno;
-  if (c->err == EAGAIN || c->err == EWOULDBLOCK || c->err == EINTR) {
-    if (write) BIO_set_retry_write(b);
-    else BIO_set_retry_read(b);
-  }
-  return -1;
-}
-
-
-static int biowrite (BIO *b, const char *p, int n) {
-  sockit_TLSConn *c = (sockit_TLSConn *)BIO_get_data(b);
-  ssize_t k;
-  BIO_clear_retry_flags(b);
-  k = send(c->fd, p, (size_t)n, MSG_NOSIGNAL | (c->dontwait ? MSG_DONTWAIT : 0));
-  return k >= 0 ? (int)k : biofail(b, c, 1);
-}
-
-
-static int bioread (BIO *b, char *p, int n) {
-  sockit_TLSConn *c = (sockit_TLSConn *)BIO_get_data(b);
-  ssize_t k;
-  BIO_clear_retry_flags(b);
-  k = recv(c->fd, p, (size_t)n, c->dontwait ? MSG_DONTWAIT : 0);
-  return k >= 0 ? (int)k : biofail(b, c, 0);
-}
-
-
-static long bioctrl (BIO *b, int cmd, long num, void *ptr) {
-  (void)b; (void)num; (void)ptr;
-  return cmd == BIO_CTRL_FLUSH;  /* nothing is held back to flush */
-}
-
-
-/* the BIO method of a context's connections; NULL if out of memory */
-BIO_METHOD *sockit_newbiomethod (void) {
-  BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOURCE_SINK, "sockit socket");
-  if (m != NULL && (!BIO_meth_set_write(m, biowrite)
-                    || !BIO_meth_set_read(m, bioread)
-                    || !BIO_meth_set_ctrl(m, bioctrl))) {
-    BIO_meth_free(m);
-    m = NULL;
-  }
-  return m;
-}
 
 
 sockit_TLSConn *sockit_checkconn (lua_State *L, int arg) {

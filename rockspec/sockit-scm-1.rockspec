@@ -63,6 +63,8 @@ build = {
     },
     ["sockit.tls"] = {
       sources = {
+        "csrc/tls.c",
+        "csrc/tls_bio.c",
         "csrc/tls_conn.c",
         "csrc/tls_context.c",
         "csrc/tls_info.c",
