@@ -39,18 +39,20 @@ static void setconstants (lua_State *L) {
 
 
 /*
-** recv and recvfrom, methods and functions alike, as closures over one
-** scratch block of this state (a static one would be shared by every
-** state of the process)
+** The calls of sockit_hot_meth, methods and functions alike, as closures
+** over one scratch block of this state (a static one would be shared by
+** every state of the process) and the metatables they check.
 */
-static void setrecv (lua_State *L) {
+static void sethot (lua_State *L) {
   const luaL_Reg *f;
   luaL_getmetatable(L, SOCKIT_SOCKET);
   lua_getfield(L, -1, "__index");
   lua_newuserdatauv(L, SOCKIT_SCRATCH, 0);
-  for (f = sockit_recv_meth; f->name != NULL; f++) {
+  for (f = sockit_hot_meth; f->name != NULL; f++) {
     lua_pushvalue(L, -1);
-    lua_pushcclosure(L, f->func, 1);
+    lua_pushvalue(L, -4);
+    luaL_getmetatable(L, SOCKIT_READER);
+    lua_pushcclosure(L, f->func, 3);
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, f->name);  /* the methods */
     lua_setfield(L, -5, f->name);  /* the module */
@@ -88,7 +90,7 @@ LUAMOD_API int luaopen_sockit_core (lua_State *L) {
   sockit_setfuncs(L, socketmeth);
   sockit_setfuncs(L, funcs);
   setconstants(L);
-  setrecv(L);
+  sethot(L);
   setapi(L);
   return 1;
 }

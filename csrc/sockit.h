@@ -130,7 +130,7 @@ extern const luaL_Reg sockit_socket_meth[], sockit_socket_metameth[],
 /* io.c */
 int sockit_retry (sockit_Socket *s, sockit_Wait *w, int err, int events);
 int sockit_prewait (sockit_Socket *s, sockit_Wait *w, int events);
-extern const luaL_Reg sockit_io_meth[], sockit_recv_meth[], sockit_io_funcs[];
+extern const luaL_Reg sockit_io_meth[], sockit_hot_meth[], sockit_io_funcs[];
 
 /* msg.c */
 extern const luaL_Reg sockit_msg_meth[], sockit_msg_funcs[];
