@@ -6,9 +6,9 @@ local util = require("sockit.util")
 local wait = require("sockit.wait")
 
 local math_type = require("sockit.compat").mathtype
-local recvfrom, sendto, settimeout = core.recvfrom, core.sendto,
-  core.settimeout
-local once, intask = wait.once, wait.intask
+local recvfrom, sendto = core.recvfrom, core.sendto
+local once, intask, hold, holds = wait.once, wait.intask, wait.hold,
+  wait.held
 
 local MAXDATAGRAM = 65536  -- recv and recvfrom without a size
 
@@ -30,21 +30,14 @@ local function checksize(n, fname)
 end
 
 -- held(self) -> true outside a task, the socket's timeout then the
--- object's: it is set only when it is not the one the socket holds
--- already (self.held; false: not known), so a loop of recvfrom or sendto
--- makes one C call per datagram, not two (with wait.once, recvfrom was
--- 0.75x LuaSocket's, make bench). Inside a task wait.once makes the call,
--- and leaves the socket's timeout unknown.
+-- object's: wait.hold sets it only when it is not the one the socket
+-- holds already, so a loop of recvfrom or sendto makes one C call per
+-- datagram, not two (with wait.once, recvfrom was 0.75x LuaSocket's,
+-- make bench). Inside a task wait.once makes the call.
 local function held(self)
-  if intask() then
-    self.held = false
-    return false
-  end
-  local timeout = self.timeout
-  if self.held ~= timeout then
-    settimeout(self.socket, timeout)
-    self.held = timeout
-  end
+  if intask() then return false end
+  local sock, timeout = self.socket, self.timeout
+  if holds[sock] ~= (timeout or -1) then hold(sock, timeout) end
   return true
 end
 
@@ -234,7 +227,7 @@ function M.open(family, bind, connect)
     return nil, msg, code
   end
   return setmetatable({socket = sock, closed = false, timeout = nil,
-                       held = false, family = lookupfamily,
+                       family = lookupfamily,
                        dualstack = lookupfamily == nil}, mt)
 end
 
