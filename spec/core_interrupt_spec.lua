@@ -22,9 +22,9 @@ io.stdout:flush()
 local function state(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("a")  -- nil when the process went after the open
   f:close()
-  return s:match("^%d+ %b() (%a)")
+  return s and s:match("^%d+ %b() (%a)")
 end
 
 -- polls `cond` up to `tries` times, 10 ms apart -> whether it held
