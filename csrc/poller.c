@@ -15,8 +15,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define POLLERS  "sockit.pollers"
@@ -136,8 +138,8 @@ static int backend_ctl (lua_State *L, Poller *p, int op, int fd, int events) {
   return epoll_ctl(p->epfd, ops[op], fd, &e) != 0 ? errno : 0;
 }
 
-static int backend_wait (Poller *p, int ms) {
-  int n = epoll_wait(p->epfd, p->ev, p->cap, ms);
+static int backend_wait (Poller *p, int ms, const sigset_t *mask) {
+  int n = epoll_pwait(p->epfd, p->ev, p->cap, ms, mask);
   p->nready = n < 0 ? 0 : n;
   return n < 0 ? errno : 0;
 }
@@ -197,8 +199,9 @@ static int backend_ctl (lua_State *L, Poller *p, int op, int fd, int events) {
   return 0;
 }
 
-static int backend_wait (Poller *p, int ms) {
-  int i, n = poll(p->ev, (nfds_t)p->count, ms);
+static int backend_wait (Poller *p, int ms, const sigset_t *mask) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+  int i, n = ppoll(p->ev, (nfds_t)p->count, ms < 0 ? NULL : &ts, mask);
   p->nready = 0;
   if (n < 0) return errno;
   for (i = 0; i < p->count; i++)  /* a closed one is forgotten, as epoll does */
@@ -399,13 +402,29 @@ static int l_unwatch (lua_State *L) {
 }
 
 
+/* backend_wait, Ctrl-C's window closed (see sockit_holdint) */
+static int pollerwait (Poller *p, int ms, const sockit_Wait *w) {
+  sigset_t old;
+  const sigset_t *mask;
+  int err = EINTR;
+  if (ms == 0) return backend_wait(p, 0, NULL);  /* never sleeps */
+  mask = sockit_holdint(&old);
+  if (!sockit_interrupted(w)) err = backend_wait(p, ms, mask);
+  else p->nready = 0;
+  sockit_letint(mask);
+  return err;
+}
+
+
 /* p:wait([timeout]) -> number of ready entries; EINTR gives 0 */
 static int l_wait (lua_State *L) {
+  sockit_Wait w;  /* for the hook only */
   Poller *p = checkpoller(L);
   int ms = sockit_pollms(sockit_opttimeout(L, 2, SOCKIT_FOREVER));
   int err;
+  sockit_startwait(L, &w, SOCKIT_FOREVER);
   reserve(L, p, p->count > 0 ? p->count : 1);
-  err = backend_wait(p, ms);
+  err = pollerwait(p, ms, &w);
   if (err != 0 && err != EINTR) return sockit_fail(L, err);
   lua_pushinteger(L, p->nready);
   return 1;

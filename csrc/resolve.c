@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -196,15 +197,24 @@ static int newjob (Job **out, const char *host, const char *service,
 }
 
 
-/* one more pool thread, counted in pool.threads already */
+/*
+** One more pool thread, counted in pool.threads already. It starts with
+** every signal blocked, so that they all go to the program's threads:
+** a SIGINT taken by a pool thread while the caller holds it blocked
+** (see sockit_holdint) would set lua.c's hook and wake no waiter.
+*/
 static int startthread (void) {
   pthread_attr_t attr;
   pthread_t t;
+  sigset_t all, old;
   int err;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, STACK_SIZE);
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   err = pthread_create(&t, &attr, worker, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   if (err != 0) {
     pthread_mutex_lock(&pool.lock);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -187,6 +188,8 @@ void sockit_startwait (lua_State *L, sockit_Wait *w, double timeout);
 int sockit_interrupted (const sockit_Wait *w);
 double sockit_waitdeadline (sockit_Wait *w);
 int sockit_waitfd (int fd, int events, sockit_Wait *w);
+const sigset_t *sockit_holdint (sigset_t *old);
+void sockit_letint (const sigset_t *mask);
 extern const luaL_Reg sockit_time_funcs[];
 
 /* poller.c */

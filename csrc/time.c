@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 
 
@@ -88,10 +90,66 @@ double sockit_waitdeadline (sockit_Wait *w) {
 
 
 /*
+** Ctrl-C's window. lua.c's SIGINT handler sets a hook and wakes nothing:
+** landing after a call last looked at the hook and before it sleeps in
+** the kernel, the signal would leave it asleep (forever, without a
+** timeout). So a wait that may sleep blocks SIGINT, looks at the hook,
+** and sleeps with the mask it had before, which ppoll and epoll_pwait
+** put in place atomically: a SIGINT that came meanwhile, pending, ends
+** the sleep at once. sockit_holdint returns the mask to sleep with:
+** NULL when the program blocks SIGINT itself (nothing then to undo).
+*/
+const sigset_t *sockit_holdint (sigset_t *old) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  if (pthread_sigmask(SIG_BLOCK, &set, old) != 0 || sigismember(old, SIGINT))
+    return NULL;
+  return old;
+}
+
+
+/* the mask as it was before sockit_holdint gave 'mask' */
+void sockit_letint (const sigset_t *mask) {
+  if (mask != NULL) pthread_sigmask(SIG_SETMASK, mask, NULL);
+}
+
+
+/* a sleep of 'seconds' (not NaN) for ppoll; NULL: no limit */
+static struct timespec *tospec (double seconds, struct timespec *ts) {
+  if (seconds < 0) return NULL;
+  if (seconds > 1e9) seconds = 1e9;  /* 31 years: not worth a wider cast */
+  ts->tv_sec = (time_t)seconds;
+  ts->tv_nsec = (long)((seconds - (double)ts->tv_sec) * 1e9);
+  return ts;
+}
+
+
+/* one poll of 'p' until 'deadline' -> poll's result, errno set */
+static int pollonce (struct pollfd *p, double deadline, const sockit_Wait *w) {
+  struct timespec ts;
+  sigset_t old;
+  const sigset_t *mask;
+  int n, err = EINTR;
+  if (deadline == SOCKIT_NOWAIT) return poll(p, 1, 0);  /* never sleeps */
+  mask = sockit_holdint(&old);
+  if (sockit_interrupted(w)) n = -1;
+  else {
+    n = ppoll(p, 1, tospec(timeleft(deadline), &ts), mask);
+    err = errno;
+  }
+  sockit_letint(mask);
+  errno = err;
+  return n;
+}
+
+
+/*
 ** Wait until 'fd' is ready for 'events' (POLLIN, POLLOUT) or the
-** deadline of 'w' passes. EINTR restarts the wait with the time that is
-** left, unless it interrupts the call. Returns 0 when ready (or in error
-** or hang-up: the next call tells which), else an errno value.
+** deadline of 'w' passes; a negative 'fd' just sleeps until then. EINTR
+** restarts the wait with the time that is left, unless it interrupts
+** the call. Returns 0 when ready (or in error or hang-up: the next call
+** tells which), else an errno value.
 */
 int sockit_waitfd (int fd, int events, sockit_Wait *w) {
   double deadline = sockit_waitdeadline(w);
@@ -99,7 +157,7 @@ int sockit_waitfd (int fd, int events, sockit_Wait *w) {
   p.fd = fd;
   p.events = (short)events;
   for (;;) {
-    int n = poll(&p, 1, sockit_pollms(timeleft(deadline))), err = errno;
+    int n = pollonce(&p, deadline, w), err = errno;
     if (n > 0) return 0;
     if (n == 0) return deadline == SOCKIT_NOWAIT ? EAGAIN : ETIMEDOUT;
     if (err != EINTR || sockit_interrupted(w)) return err;
@@ -114,21 +172,16 @@ static int l_monotime (lua_State *L) {
 }
 
 
-/* sleep(seconds) -> true */
+/* sleep(seconds) -> true; a poll of nothing, so Ctrl-C's window closes */
 static int l_sleep (lua_State *L) {
   double s = luaL_checknumber(L, 1);
-  struct timespec ts;
   sockit_Wait w;
-  int r, err = 0;
+  int err;
   /* NaN fails the range check too, before any conversion */
   luaL_argcheck(L, s >= 0 && s < 1e9, 1, "seconds out of range");
-  ts.tv_sec = (time_t)s;
-  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   sockit_startwait(L, &w, s);
-  while ((r = nanosleep(&ts, &ts)) != 0 && (err = errno) == EINTR
-         && !sockit_interrupted(&w))
-    ;
-  if (r != 0) return sockit_fail(L, err);
+  err = sockit_waitfd(-1, 0, &w);
+  if (err != ETIMEDOUT && err != EAGAIN) return sockit_fail(L, err);
   lua_pushboolean(L, 1);
   return 1;
 }
