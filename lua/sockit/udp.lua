@@ -68,6 +68,25 @@ local function lookup(self, host, port)
   return list[1].host, list[1].port
 end
 
+-- addressed(self, fname, op, data, host, port) -> op(socket, data, host,
+-- port) with the object's timeout, for the method fname: host a numeric
+-- address or a name, port a number or a service name, looked up when
+-- they are names
+local function addressed(self, fname, op, data, host, port)
+  if type(host) ~= "string" then util.string(host, 2, fname) end
+  if math_type(port) ~= "integer" or port < 0 or port > 65535 then
+    port = util.port(port, 3, fname)
+  end
+  if math_type(port) == "integer" then
+    local n, msg, code = call(self, "w", op, data, host, port)
+    if n then return n end
+    if code ~= "EAI_NONAME" then return nil, msg, code end
+  end
+  local h, p, code = lookup(self, host, port)
+  if not h then return nil, p, code end
+  return first(call(self, "w", op, data, h, p))
+end
+
 -- udp:sendto(data, host, port) -> bytes sent; host may be a name, port a
 -- service name
 function methods:sendto(data, host, port)
@@ -122,17 +141,24 @@ function methods:recv(n)
 end
 
 -- core.sendmmsg, its raise told as sendmany's
-local function sendmmsg(sock, list)
-  return object.reraise("sendmany", pcall(core.sendmmsg, sock, list))
+local function sendmmsg(sock, list, host, port)
+  return object.reraise("sendmany", pcall(core.sendmmsg, sock, list, host,
+                                          port))
 end
 
 -- udp:sendmany(list) -> datagrams sent: each entry of the list (1 to
 -- 1024 of them) is {data, host, port}, host a numeric address, or {data}
 -- on a connected socket; one system call sends them in order, and may
--- send only the first ones when the socket's buffer is full
-function methods:sendmany(list)
+-- send only the first ones when the socket's buffer is full.
+-- udp:sendmany(list, host, port) -> the same for a list of strings, all
+-- to host, port (names as sendto takes them); udp:sendmany(list) of
+-- strings once connected
+function methods:sendmany(list, host, port)
   check(self, "sendmany")
-  return first(call(self, "w", sendmmsg, list))
+  if host == nil and port == nil then
+    return first(call(self, "w", sendmmsg, list))
+  end
+  return addressed(self, "sendmany", sendmmsg, list, host, port)
 end
 
 local BATCH = getmetatable(core.batch(1, 1))
