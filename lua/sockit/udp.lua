@@ -90,24 +90,18 @@ end
 -- udp:sendto(data, host, port) -> bytes sent; host may be a name, port a
 -- service name
 function methods:sendto(data, host, port)
-  -- checks inline where they pass: this runs once per datagram
+  -- checks and a numeric address inline where they pass: this runs once
+  -- per datagram, and addressed alone costs 270 more instructions of
+  -- 6,330 (callgrind)
   if getmetatable(self) ~= mt or self.closed then check(self, "sendto") end
   if type(data) ~= "string" then checkdata(data, "sendto") end
-  if type(host) ~= "string" then util.string(host, 2, "sendto") end
-  local numeric = math_type(port) == "integer" and port >= 0 and port <= 65535
-  if not numeric then port = util.port(port, 3, "sendto") end
-  local timeout = self.timeout
-  if math_type(port) == "integer" then
-    local n, msg, code
-    if held(self) then n, msg, code = sendto(self.socket, data, host, port)
-    else n, msg, code = once(self.socket, "w", sendto, timeout, data, host, port)
-    end
+  if type(host) == "string" and math_type(port) == "integer" and port >= 0
+     and port <= 65535 then
+    local n, msg, code = call(self, "w", sendto, data, host, port)
     if n then return n end
     if code ~= "EAI_NONAME" then return nil, msg, code end
   end
-  local h, p, code = lookup(self, host, port)
-  if not h then return nil, p, code end
-  return first(call(self, "w", sendto, data, h, p))
+  return addressed(self, "sendto", sendto, data, host, port)
 end
 
 -- udp:recvfrom([n]) -> data, host, port [, true when the datagram was
