@@ -273,6 +273,14 @@ local function batched(measure, cmode, gso)
     luasocket = measure(LUASOCKET, "udp"), sockit = measure(SOCKIT, "batch")}
 end
 
+-- sending, sockit's figure is sendmany of a list of strings to one
+-- peer; for reference, sendmany's list of {data, host, port} tables
+local function batchedsend()
+  local t = batched(udpsend, "gso", true)
+  t.sockit, t.list = udpsend(SOCKIT, "strings"), t.sockit
+  return t
+end
+
 -- receiving, sockit's figure is recvmany into a reused sockit.batch;
 -- for reference, the same with each datagram's data, host and port
 -- taken out, and recvmany's list of tables
@@ -335,7 +343,7 @@ local groups = {
     core = memory(SOCKIT, "core"), stream = memory(SOCKIT, "stream")}},
   {name = "udp send", run = udp(udpsend)},
   {name = "udp receive", run = udp(udpreceive)},
-  {name = "udp send, batched", run = batched(udpsend, "gso", true)},
+  {name = "udp send, batched", run = batchedsend()},
   {name = "udp receive, batched", run = batchedreceive()},
   {name = "sendfile", run = {c = serving(C, "c"),
     sendfile = serving(SOCKIT, "sendfile"), copy = serving(SOCKIT, "copy")}},
@@ -428,13 +436,20 @@ for _, way in ipairs{"send", "receive"} do
   local whose = way == "send" and "sender" or "receiver"
   local group = "udp " .. way .. ", batched"
   local measure = ("UDP %s, 512-byte datagrams, `udp:%s`, 64 a call%s, %s "
-    .. "CPU time"):format(way, call, way == "send" and "" or
-    " into a `sockit.batch`", whose)
+    .. "CPU time"):format(way, call, way == "send" and
+    ", a list of strings to one peer" or " into a `sockit.batch`", whose)
   table.insert(rows, {measure = measure, group = group, contender = "sockit",
     baseline = "luasocket", higher = true, target = 1.5, fmt = UDPFMT})
   table.insert(rows, {measure = measure, group = group, contender = "sockit",
     baseline = "c", higher = true, target = 0.8, fmt = UDPFMT})
   if way == "send" then
+    table.insert(rows, {measure = "UDP send, `udp:sendmany` of a list of "
+      .. "`{data, host, port}` tables, for reference", group = group,
+      contender = "list", baseline = "luasocket", higher = true,
+      fmt = UDPFMT})
+    table.insert(rows, {measure = "UDP send, `udp:sendmany` of a list of "
+      .. "tables against C's batches, for reference", group = group,
+      contender = "list", baseline = "c", higher = true, fmt = UDPFMT})
     table.insert(rows, {measure = "UDP send, C `sendmmsg` (no segmentation "
       .. "offload), for reference", group = group, contender = "mmsg",
       baseline = "luasocket", higher = true, fmt = UDPFMT})
@@ -579,8 +594,9 @@ end
 
 local function show(fmt, v)
   local x = v / fmt.scale
-  if fmt.digits == 0 then return ("%d%s"):format(math.floor(x + 0.5),
-    fmt.suffix) end
+  if fmt.digits == 0 or x >= 1000 then  -- %.3g would print 1.19e+03
+    return ("%d%s"):format(math.floor(x + 0.5), fmt.suffix)
+  end
   return ("%.3g%s"):format(x, fmt.suffix)
 end
 

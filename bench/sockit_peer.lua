@@ -226,12 +226,21 @@ function roles.udpsink(_, size)
   return got > 1
 end
 
--- how each mode sends up to n datagrams of data to port: the count sent
+-- how each mode sends up to n datagrams of data to port: the count sent.
+-- udp: sendto; batch: sendmany of a list of tables; strings: sendmany of
+-- a list of strings to one peer
 local function sender(u, data, port)
+  local list = {}
+  if mode == "strings" then
+    return function(n)
+      for i = #list + 1, n do list[i] = data end
+      for i = n + 1, #list do list[i] = nil end
+      return assert(u:sendmany(list, "127.0.0.1", port))
+    end
+  end
   if mode ~= "batch" then
     return function() return assert(u:sendto(data, "127.0.0.1", port)) and 1 end
   end
-  local list = {}
   for i = 1, BATCH do list[i] = {data, "127.0.0.1", port} end
   return function(n)
     for i = #list + 1, n do list[i] = {data, "127.0.0.1", port} end
@@ -240,7 +249,7 @@ local function sender(u, data, port)
   end
 end
 
--- udpsource udp|batch PORT COUNT SIZE CONTROL
+-- udpsource udp|batch|strings PORT COUNT SIZE CONTROL
 function roles.udpsource(port, count, size)
   local control = tonumber(arg[6])
   local u = assert(require("sockit").udp({family = "inet"}))

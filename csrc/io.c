@@ -457,6 +457,25 @@ static int l_sendto (lua_State *L) {
 
 
 /*
+** Push the sender of 'msg', received into 'a', and true when the
+** datagram was cut; returns how many values it pushed.
+*/
+static int pushsender (lua_State *L, const sockit_Socket *s,
+                       const struct msghdr *msg, const sockit_Addr *a) {
+  int count;
+  if (msg->msg_namelen == 0 && s->family != AF_UNIX) {
+    lua_pushnil(L);  /* a connected stream socket tells no sender */
+    count = 1;
+  }
+  else
+    count = sockit_pushaddr(L, a, msg->msg_namelen);
+  if (!(msg->msg_flags & MSG_TRUNC)) return count;
+  lua_pushboolean(L, 1);
+  return count + 1;
+}
+
+
+/*
 ** recvfrom(s, n) -> data, host, port [, true] / data, path [, true];
 ** the final true says the datagram was longer than n and was cut.
 */
@@ -470,7 +489,6 @@ static int l_recvfrom (lua_State *L) {
   sockit_Addr a;
   sockit_Wait w;
   ssize_t got;
-  int count;
   iov.iov_base = n <= SOCKIT_SCRATCH ? scratch : luaL_buffinitsize(L, &b, n);
   iov.iov_len = n;
   sockit_startwait(L, &w, s->timeout);
@@ -485,17 +503,7 @@ static int l_recvfrom (lua_State *L) {
   if (got < 0) return sockit_fail(L, w.err);
   if (iov.iov_base == scratch) lua_pushlstring(L, scratch, (size_t)got);
   else luaL_pushresultsize(&b, (size_t)got);
-  if (msg.msg_namelen == 0 && s->family != AF_UNIX) {
-    lua_pushnil(L);  /* a connected stream socket tells no sender */
-    count = 2;
-  }
-  else
-    count = 1 + sockit_pushaddr(L, &a, msg.msg_namelen);
-  if (msg.msg_flags & MSG_TRUNC) {
-    lua_pushboolean(L, 1);
-    count++;
-  }
-  return count;
+  return 1 + pushsender(L, s, &msg, &a);
 }
 
 

@@ -465,36 +465,59 @@ local function numbered(n, len, lastlen)
   return out
 end
 
+-- the data of the next n datagrams r receives, in order, and the
+-- sender of each (its port, or its path)
+local function receive(r, n)
+  local got, from = {}, {}
+  while #got < n do
+    for _, dgram in ipairs(assert(r:recvmmsg(n - #got))) do
+      got[#got + 1], from[#from + 1] = dgram[1], dgram[3] or dgram[2]
+    end
+  end
+  return got, from
+end
+
 -- sends the datagrams of `data` to port in one sendmmsg (to no address
 -- when port is nil) and checks r receives each whole, in order
 local function roundtrip(s, r, data, host, port)
   local list = {}
   for i, d in ipairs(data) do list[i] = {d, port and host, port} end
   assert.equal(#data, s:sendmmsg(list))
-  local got = {}
-  while #got < #data do
-    for _, dgram in ipairs(assert(r:recvmmsg(#data - #got))) do
-      got[#got + 1] = dgram[1]
-    end
-  end
+  assert.same(data, (receive(r, #data)))
+end
+
+-- sends the list of strings `data` in one sendmmsg to the address given
+-- after it (none: the connected peer) and checks r receives each whole,
+-- in order, from s
+local function sendstrings(s, r, data, ...)
+  assert.equal(#data, s:sendmmsg(data, ...))
+  local got, from = receive(r, #data)
   assert.same(data, got)
+  local host, port = s:getsockname()
+  for i = 1, #data do assert.equal(port or host, from[i]) end
 end
 
 -- one peer, one length: a single send the kernel cuts up (UDP_SEGMENT)
 describe("core.sendmmsg of datagrams to one peer", function()
-  it("delivers each datagram whole, a shorter last one too", function()
-    local s = udp()
-    local r, port = udp()
-    roundtrip(s, r, numbered(64, 512, 512), "127.0.0.1", port)
-    roundtrip(s, r, numbered(40, 100, 7), "127.0.0.1", port)
+  it("delivers each datagram whole, a shorter last one too, either form",
+     function()
+    for _, send in ipairs({roundtrip, sendstrings}) do
+      local s = udp()
+      local r, port = udp()
+      send(s, r, numbered(64, 512, 512), "127.0.0.1", port)
+      send(s, r, numbered(40, 100, 7), "127.0.0.1", port)
+    end
   end)
 
-  it("delivers them over IPv6 and on a connected socket", function()
-    local s = udp("inet6")
-    local r, port = udp("inet6")
-    roundtrip(s, r, numbered(10, 1000, 999), "::1", port)
-    assert(s:connect("::1", port))
-    roundtrip(s, r, numbered(10, 64, 64))
+  it("delivers them over IPv6 and on a connected socket, either form",
+     function()
+    for _, send in ipairs({roundtrip, sendstrings}) do
+      local s = udp("inet6")
+      local r, port = udp("inet6")
+      send(s, r, numbered(10, 1000, 999), "::1", port)
+      assert(s:connect("::1", port))
+      send(s, r, numbered(10, 64, 64))
+    end
   end)
 
   it("delivers lengths one send cannot carry one by one", function()
@@ -506,5 +529,52 @@ describe("core.sendmmsg of datagrams to one peer", function()
     roundtrip(s, r, numbered(3, 100, 200), "127.0.0.1", port)  -- longer last
     roundtrip(s, r, numbered(65, 10, 10), "127.0.0.1", port)   -- too many
     roundtrip(s, r, numbered(4, 2000, 2000), "127.0.0.1", port)  -- too long
+  end)
+end)
+
+describe("core.sendmmsg of a list of strings", function()
+  it("sends them one by one where one send cannot carry them", function()
+    local s = udp()
+    local r, port = udp()
+    local data = numbered(5, 300, 300)
+    data[3] = ""  -- an empty one before the last: not segmented
+    sendstrings(s, r, data, "127.0.0.1", port)
+    sendstrings(s, r, numbered(100, 8, 8), "127.0.0.1", port)  -- too many
+  end)
+
+  it("sends them over Unix datagram sockets, to a path", function()
+    local s, r, dir = unixdgram()
+    sendstrings(s, r, {"a", "bc", "def"}, dir .. "/r")
+  end)
+
+  it("sends them on a connected socketpair", function()
+    local a, b = pair("dgram")
+    assert.equal(3, a:sendmmsg({"x", "", "yz"}))
+    assert.same({"x", "", "yz"}, (receive(b, 3)))
+  end)
+
+  it("sends only the first ones when the buffer is full", function()
+    local a, b = pair("dgram")
+    assert(a:setoption("sndbuf", 1))  -- the least: a few datagrams
+    a:settimeout(0)
+    local data = numbered(64, 1000, 1000)
+    local n = assert(a:sendmmsg(data))
+    assert.is_true(n >= 1 and n < #data)
+    errs.fails("EAGAIN", a:sendmmsg(data))
+    local got = receive(b, n)
+    while #got < #data do
+      local rest = {table.unpack(data, #got + 1)}
+      local more = receive(b, assert(a:sendmmsg(rest)))
+      for i = 1, #more do got[#got + 1] = more[i] end
+    end
+    assert.same(data, got)
+  end)
+
+  it("fails without sending when the address is not numeric", function()
+    local s = udp()
+    local r, port = udp()
+    errs.fails("EAI_NONAME", s:sendmmsg({"x"}, "localhost", port))
+    r:settimeout(0)
+    errs.fails("EAGAIN", r:recvmmsg(1))
   end)
 end)

@@ -99,19 +99,23 @@ local function udp()
 end
 
 -- a task sends "a" and "b", lets the other run, then "c"; the other
--- calls receive(r, got) until got holds three datagrams, in order
-local function intasks(receive)
+-- calls receive(r, got) until got holds three datagrams, in order.
+-- send(s, list, port) sends the list of strings, {{"a", ...}} without it
+local function intasks(receive, send)
   local s = udp()
   local r, port = udp()
   local got = {}
+  send = send or function(u, list, to)
+    for i, data in ipairs(list) do list[i] = {data, "127.0.0.1", to} end
+    return u:sendmany(list)
+  end
   sockit.spawn(function()
     while #got < 3 do receive(r, got) end
   end)
   sockit.spawn(function()
-    assert.equal(2, s:sendmany({{"a", "127.0.0.1", port},
-                                {"b", "127.0.0.1", port}}))
+    assert.equal(2, send(s, {"a", "b"}, port))
     sockit.sleep(0)
-    assert.equal(1, s:sendmany({{"c", "127.0.0.1", port}}))
+    assert.equal(1, send(s, {"c"}, port))
   end)
   sockit.run()
   assert.same({"a", "b", "c"}, got)
@@ -202,5 +206,73 @@ describe("udp:recvmany into a sockit.batch", function()
     r:settimeout(0.01)
     errs.fails("ETIMEDOUT", r:recvmany(b))
     assert.equal(0, #b)
+  end)
+end)
+
+-- n datagrams of len bytes, each telling its number
+local function numbered(n, len)
+  local out = {}
+  for i = 1, n do out[i] = ("%04d"):format(i) .. ("x"):rep(len - 4) end
+  return out
+end
+
+-- the next n datagrams r receives, each as {data, host, port}
+local function receive(r, n)
+  local b, got = sockit.batch(64, 2048), {}
+  while #got < n do
+    for i = 1, assert(r:recvmany(b)) do got[#got + 1] = {b:get(i)} end
+  end
+  return got
+end
+
+describe("udp:sendmany of a list of strings", function()
+  it("sends them to one peer, each whole and in order", function()
+    local s, sport = udp()
+    local r, port = udp()
+    for _, len in ipairs({512, 1472, 1473, 8}) do
+      local data = numbered(64, len)
+      assert.equal(64, s:sendmany(data, "127.0.0.1", port))
+      local got = receive(r, 64)
+      for i = 1, 64 do assert.same({data[i], "127.0.0.1", sport}, got[i]) end
+    end
+  end)
+
+  it("takes a host name", function()
+    local s, sport = udp()
+    local r, port = udp()
+    assert.equal(2, s:sendmany({"a", "b"}, "localhost", port))
+    assert.same({{"a", "127.0.0.1", sport}, {"b", "127.0.0.1", sport}},
+                receive(r, 2))
+  end)
+
+  it("sends to the peer of a connected socket", function()
+    local r, port = udp()
+    local s = assert(sockit.udp({connect = {"127.0.0.1", port}}))
+    finally(function() s:close() end)
+    local _, sport = s:sockname()
+    assert.equal(3, s:sendmany({"one", "", "three"}))
+    assert.same({{"one", "127.0.0.1", sport}, {"", "127.0.0.1", sport},
+                 {"three", "127.0.0.1", sport}}, receive(r, 3))
+  end)
+
+  it("sends from a dual-stack socket to IPv4 and IPv6 peers", function()
+    local s = assert(sockit.udp())
+    finally(function() s:close() end)
+    local r4, p4 = udp()
+    local r6 = assert(sockit.udp({bind = {"::1", 0}}))
+    finally(function() r6:close() end)
+    local _, p6 = r6:sockname()
+    assert.equal(2, s:sendmany({"v4", "four"}, "127.0.0.1", p4))
+    assert.equal(1, s:sendmany({"v6"}, "::1", p6))
+    local _, sport = s:sockname()
+    assert.same({{"v4", "127.0.0.1", sport}, {"four", "127.0.0.1", sport}},
+                receive(r4, 2))
+    assert.same({{"v6", "::1", sport}}, receive(r6, 1))
+  end)
+
+  it("runs inside tasks", function()
+    intasks(function(r, got)
+      for _, d in ipairs(assert(r:recvmany(2))) do got[#got + 1] = d[1] end
+    end, function(s, list, port) return s:sendmany(list, "127.0.0.1", port) end)
   end)
 end)
