@@ -46,9 +46,6 @@ wait.intask = loop.intask
 
 -- interrupted(err) -> true for the error of a Ctrl-C
 wait.interrupted = loop.interrupted
--- intask() -> true inside a task, where a call that would block waits in
--- the loop
-wait.intask = intask
 
 -- deadline(timeout) -> the deadline of a call that starts now
 function wait.deadline(timeout)
